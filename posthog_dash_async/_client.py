@@ -1,0 +1,427 @@
+"""AsyncPostHog: the session manager. One semaphore, one rate limiter, one retry loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiohttp
+import msgspec
+
+from . import _wire
+from ._config import RateLimit, Settings, Timeout, resolve_settings
+from ._limiter import SlidingWindowLimiter
+from ._retry import RetryPolicy
+from ._transport import Response, StreamResponse, Transport, TransportError
+from .errors import APIConnectionError, ClientStateError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from .resources.dashboards import Dashboards
+
+__all__ = ["AsyncPostHog"]
+
+log = logging.getLogger("posthog_dash_async")
+
+T = TypeVar("T")
+
+_JSON_ACCEPT = "application/json"
+
+
+class AsyncPostHog:
+    """Async client for PostHog's Dashboards REST API.
+
+    Configuration comes from the arguments, then the environment
+    (``POSTHOG_PERSONAL_API_KEY``, ``POSTHOG_HOST``, ``POSTHOG_PROJECT_ID``), then defaults.
+    Use it as ``async with AsyncPostHog() as ph:`` or call :meth:`aclose` when done.
+
+    Every request goes through one semaphore of ``max_concurrency`` permits and, unless
+    ``rate_limit=None``, through a limiter that keeps the key under PostHog's throttles.
+    The aiohttp session is created lazily in the running loop; a ``session`` you pass is
+    used as is and never closed by the client.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        host: str | None = None,
+        project_id: int | str | None = None,
+        max_concurrency: int = 16,
+        timeout: Timeout | float | None = None,
+        max_retries: int = 2,
+        rate_limit: RateLimit | None = RateLimit(),  # noqa: B008 - frozen value
+        max_event_bytes: int = 32 * 2**20,
+        max_retry_wait: float = 60.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise InvalidArgumentError(f"max_concurrency must be an int, got {max_concurrency!r}")
+        if max_concurrency < 1:
+            raise InvalidArgumentError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidArgumentError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if (
+            isinstance(max_event_bytes, bool)
+            or not isinstance(max_event_bytes, int)
+            or max_event_bytes < 1024
+        ):
+            raise InvalidArgumentError(
+                f"max_event_bytes must be an int >= 1024, got {max_event_bytes!r}"
+            )
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise InvalidArgumentError(
+                f"rate_limit must be a RateLimit or None, got {rate_limit!r}"
+            )
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidArgumentError("session must be an aiohttp.ClientSession")
+        if (
+            isinstance(max_retry_wait, bool)
+            or not isinstance(max_retry_wait, (int, float))
+            or not max_retry_wait >= 0
+        ):
+            raise InvalidArgumentError(f"max_retry_wait must be >= 0, got {max_retry_wait!r}")
+
+        self._settings: Settings = resolve_settings(
+            api_key=api_key, host=host, project_id=project_id
+        )
+        self.timeout = Timeout.coerce(timeout)
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.rate_limit = rate_limit
+        self.max_event_bytes = max_event_bytes
+        self._retry = RetryPolicy(max_retries=max_retries, max_wait=float(max_retry_wait))
+        self._transport = Transport(max_connections=max_concurrency, session=session)
+        self._limiter = SlidingWindowLimiter(rate_limit) if rate_limit is not None else None
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._closed = False
+        self._auth_headers = self._build_auth_headers()
+
+        from .resources.dashboards import Dashboards
+
+        self.dashboards: Dashboards = Dashboards(self)
+
+    # --- identity -----------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return self._settings.host
+
+    @property
+    def project_id(self) -> str:
+        return self._settings.project_id
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncPostHog(host={self.host!r}, project_id={self.project_id!r}, "
+            f"max_concurrency={self.max_concurrency})"
+        )
+
+    def __reduce__(self) -> Any:
+        raise TypeError("AsyncPostHog holds an open session and an API key; it cannot be pickled")
+
+    def _build_auth_headers(self) -> dict[str, str]:
+        key = self._settings.api_key
+        return {"Authorization": f"Bearer {key.get()}"} if key is not None else {}
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncPostHog:
+        self._bind_loop()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client and the session it created. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._transport.aclose()
+
+    def __del__(self) -> None:
+        # Only flag the leak; finalizers must not touch the event loop.
+        transport = getattr(self, "_transport", None)
+        if (
+            transport is not None
+            and not getattr(self, "_closed", True)
+            and transport.owns_session
+            and transport.session_open
+        ):
+            warnings.warn(
+                f"unclosed {self!r}: use 'async with AsyncPostHog()' or 'await ph.aclose()'",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
+
+    def _bind_loop(self) -> asyncio.Semaphore:
+        if self._closed:
+            raise ClientStateError("this AsyncPostHog client is closed")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+            self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        elif self._loop is not loop:
+            raise ClientStateError(
+                "this AsyncPostHog client is bound to another event loop; create one client "
+                "per event loop (its connections belong to the loop that opened them)"
+            )
+        assert self._semaphore is not None
+        return self._semaphore
+
+    # --- requests -----------------------------------------------------------------------
+
+    def url_for(self, path: str) -> str:
+        """Absolute URL: ``/x`` is relative to the host, ``x`` to the project."""
+        if path.startswith("/"):
+            return f"{self._settings.host}{path}"
+        return f"{self._settings.project_base}{path}"
+
+    def _timeout_for(self, timeout: Timeout | float | None) -> Timeout:
+        return self.timeout if timeout is None else Timeout.coerce(timeout)
+
+    async def _admit(self) -> None:
+        """Wait for the rate limiter (inside the permit, so that a request is counted at the
+        moment it is really sent)."""
+        if self._limiter is not None:
+            waited = await self._limiter.acquire()
+            if waited > 0.05:
+                log.info("rate limiter: waited %.2f s to stay under the per-key limits", waited)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        body: bytes | None = None,
+        timeout: Timeout | float | None = None,
+        accept: str = _JSON_ACCEPT,
+    ) -> Response:
+        """Send with permit, limiter and retries; return the success response or raise."""
+        semaphore = self._bind_loop()
+        url = self.url_for(path)
+        headers = {"Accept": accept, **self._auth_headers}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        limits = self._timeout_for(timeout)
+        retry = self._retry
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                async with semaphore:
+                    await self._admit()
+                    resp = await self._transport.send(
+                        method, url, headers=headers, params=params, body=body, timeout=limits
+                    )
+            except TransportError as exc:
+                if not retry.should_retry_transport(method, exc, attempt):
+                    raise
+                wait = retry.wait_for(attempt, None)
+                attempt += 1
+                log.info(
+                    "retrying %s %s in %.2f s (attempt %d of %d) after %s",
+                    method,
+                    url,
+                    wait,
+                    attempt + 1,
+                    retry.max_retries + 1,
+                    exc.__class__.__name__,
+                )
+                await self._sleep(wait)
+                continue
+            status = resp.status
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s -> %d (%.1f ms, %d bytes)",
+                    method,
+                    url,
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    len(resp.body),
+                )
+            if status < 300:
+                return resp
+            error = _wire.decipher_error(status, resp.headers, resp.body, method=method, url=url)
+            if not retry.should_retry_status(method, status, resp.headers, attempt):
+                raise error
+            requested = retry.requested_wait(resp.headers, error.detail)
+            if requested is not None and requested > retry.max_wait:
+                raise error
+            wait = retry.wait_for(attempt, requested)
+            attempt += 1
+            log.info(
+                "retrying %s %s in %.2f s (attempt %d of %d) after status %d",
+                method,
+                url,
+                wait,
+                attempt + 1,
+                retry.max_retries + 1,
+                status,
+            )
+            await self._sleep(wait)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        decoder: msgspec.json.Decoder[T],
+        *,
+        params: Any = None,
+        json: Any = _wire.UNSET,
+        timeout: Timeout | float | None = None,
+    ) -> T:
+        """Send a JSON call and decode the body into ``decoder``'s type."""
+        body = None if json is _wire.UNSET else _wire.encode_json(json)
+        resp = await self._send(method, path, params=params, body=body, timeout=timeout)
+        try:
+            return decoder.decode(resp.body)
+        except msgspec.DecodeError as exc:
+            raise APIConnectionError(
+                f"{method} {self.url_for(path)}: the response could not be decoded: {exc}",
+                method=method,
+                url=self.url_for(path),
+            ) from exc
+
+    async def _call_empty(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = _wire.UNSET,
+        timeout: Timeout | float | None = None,
+    ) -> None:
+        body = None if json is _wire.UNSET else _wire.encode_json(json)
+        await self._send(method, path, params=params, body=body, timeout=timeout)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        timeout: Timeout | float | None = None,
+    ) -> Any:
+        """Call any endpoint with this client's auth, semaphore, limiter, retries and errors.
+
+        ``path`` without a leading slash is relative to the project
+        (``"dashboards/12/"`` -> ``/api/projects/{project_id}/dashboards/12/``); with one,
+        relative to the host. ``json`` (when not ``None``) is sent as the JSON body.
+        Returns the decoded JSON as plain Python data, or ``None`` for an empty body.
+        """
+        if not isinstance(method, str) or not method.isalpha():
+            raise InvalidArgumentError(f"method must be an HTTP method name, got {method!r}")
+        if not isinstance(path, str) or not path or "://" in path or path.startswith("//"):
+            raise InvalidArgumentError(
+                f"path must be a path such as 'dashboards/' or '/api/users/@me/', got {path!r}"
+            )
+        query: list[tuple[str, str]] | None = None
+        if params is not None:
+            if not isinstance(params, Mapping):
+                raise InvalidArgumentError("params must be a mapping")
+            query = []
+            for key, value in params.items():
+                if value is None:
+                    continue
+                if isinstance(value, (list, tuple)):
+                    query.extend((str(key), _wire.join_query_value(v)) for v in value)
+                else:
+                    query.append((str(key), _wire.join_query_value(value)))
+        body = None if json is None else _wire.encode_json(json)
+        resp = await self._send(method.upper(), path, params=query, body=body, timeout=timeout)
+        try:
+            return _wire.decode_any(resp.body)
+        except msgspec.DecodeError as exc:
+            raise APIConnectionError(
+                f"{method.upper()} {self.url_for(path)}: the response is not JSON: {exc}",
+                method=method.upper(),
+                url=self.url_for(path),
+            ) from exc
+
+    @asynccontextmanager
+    async def _stream(
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        accept: str,
+        timeout: Timeout | None = None,
+    ) -> AsyncIterator[StreamResponse]:
+        """Open a streamed GET holding one permit until the caller's block exits.
+
+        Non-success statuses raise the status error with the body read; the connection is
+        then closed. Retries apply only until the first response byte.
+        """
+        semaphore = self._bind_loop()
+        url = self.url_for(path)
+        headers = {"Accept": accept, **self._auth_headers}
+        limits = self._timeout_for(timeout)
+        retry = self._retry
+        attempt = 0
+        while True:
+            await semaphore.acquire()
+            try:
+                await self._admit()
+                resp = await self._transport.open_stream(
+                    "GET", url, headers=headers, params=params, timeout=limits
+                )
+            except TransportError as exc:
+                semaphore.release()
+                if not retry.should_retry_transport("GET", exc, attempt):
+                    raise
+                wait = retry.wait_for(attempt, None)
+                attempt += 1
+                await self._sleep(wait)
+                continue
+            except BaseException:
+                semaphore.release()
+                raise
+            if resp.status < 300:
+                break
+            try:
+                body = await resp.read()
+            finally:
+                resp.close()
+                semaphore.release()
+            error = _wire.decipher_error(resp.status, resp.headers, body, method="GET", url=url)
+            if not retry.should_retry_status("GET", resp.status, resp.headers, attempt):
+                raise error
+            requested = retry.requested_wait(resp.headers, error.detail)
+            if requested is not None and requested > retry.max_wait:
+                raise error
+            wait = retry.wait_for(attempt, requested)
+            attempt += 1
+            await self._sleep(wait)
+        try:
+            yield resp
+        finally:
+            try:
+                if resp.body_finished:
+                    resp.release()
+                else:
+                    resp.close()
+            finally:
+                semaphore.release()

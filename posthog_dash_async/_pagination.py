@@ -1,0 +1,121 @@
+"""``dashboards.iter()``: every page, fetched concurrently, yielded in server order once.
+
+The first page tells the total (``count``) and the page size the server really used (it may
+clamp ``limit``). The remaining pages are then requested by offset, at most
+``max_concurrency`` ahead of the consumer, and yielded strictly in order. Guards:
+
+- a page shorter than planned (the server clamped harder, or rows moved) is completed by
+  fetching the gap, so no item is lost;
+- items already yielded (rows that shifted between pages) are skipped by id;
+- when more items exist than the first ``count`` said, the rest is read page by page until
+  the server reports no ``next``, stopping if a ``next`` link repeats or a page brings
+  nothing new, so a misbehaving server cannot make the loop spin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ._config import Timeout
+from ._wire import plan_offsets
+from .models import DashboardSummary, Page
+
+if TYPE_CHECKING:
+    from ._client import AsyncPostHog
+
+__all__ = ["iterate_dashboards"]
+
+log = logging.getLogger("posthog_dash_async")
+
+_PATH = "dashboards/"
+
+
+async def iterate_dashboards(
+    client: AsyncPostHog,
+    decoder: msgspec.json.Decoder[Page[DashboardSummary]],
+    params: list[tuple[str, str]],
+    page_size: int,
+    timeout: Timeout | float | None,
+) -> AsyncIterator[DashboardSummary]:
+    filters = [(k, v) for k, v in params if k not in ("limit", "offset")]
+
+    async def fetch(offset: int, limit: int) -> Page[DashboardSummary]:
+        query = [*filters, ("limit", str(limit))]
+        if offset:
+            query.append(("offset", str(offset)))
+        return await client._call("GET", _PATH, decoder, params=query, timeout=timeout)
+
+    seen: set[int] = set()
+
+    def fresh(items: Iterable[DashboardSummary]) -> list[DashboardSummary]:
+        out = []
+        for item in items:
+            if item.id not in seen:
+                seen.add(item.id)
+                out.append(item)
+        return out
+
+    first = await fetch(0, page_size)
+    for item in fresh(first.results):
+        yield item
+    if first.next is None or not first.results:
+        return
+
+    step = len(first.results)
+    if step < page_size:
+        log.debug("server returned %d items for limit=%d; paging by %d", step, page_size, step)
+    offsets = plan_offsets(first.count, 0, step)
+    window = max(1, client.max_concurrency)
+    pending: deque[tuple[int, asyncio.Task[Page[DashboardSummary]]]] = deque()
+    planned = iter(offsets)
+    position = step  # first offset not yet covered
+    last = first
+    try:
+        for offset in planned:
+            pending.append((offset, asyncio.ensure_future(fetch(offset, step))))
+            if len(pending) >= window:
+                break
+        while pending:
+            offset, task = pending.popleft()
+            next_offset = next(planned, None)
+            if next_offset is not None:
+                pending.append((next_offset, asyncio.ensure_future(fetch(next_offset, step))))
+            page = await task
+            last = page
+            for item in fresh(page.results):
+                yield item
+            got = len(page.results)
+            expected = min(step, max(0, first.count - offset))
+            # Fill a short page so that nothing between this page and the next is lost.
+            while 0 < got < expected:
+                gap = await fetch(offset + got, expected - got)
+                if not gap.results:
+                    break
+                got += len(gap.results)
+                for item in fresh(gap.results):
+                    yield item
+            position = offset + max(got, expected)
+    finally:
+        for _, task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+
+    # More items than the first count promised: continue page by page, guarded.
+    seen_next: set[str] = set()
+    while last.next is not None and last.next not in seen_next:
+        seen_next.add(last.next)
+        page = await fetch(position, step)
+        new = fresh(page.results)
+        if not page.results or not new:
+            return
+        for item in new:
+            yield item
+        position += len(page.results)
+        last = page

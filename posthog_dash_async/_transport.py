@@ -1,0 +1,265 @@
+"""The only module that touches aiohttp: the session, timeouts, streamed bodies, and the
+translation of aiohttp's exceptions into :mod:`posthog_dash_async.errors`.
+
+Above this boundary everything is plain values: a status, headers, body bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ._config import Timeout
+from .errors import APIConnectionError, APITimeoutError
+
+__all__ = ["Response", "StreamResponse", "Transport", "TransportError"]
+
+try:
+    from importlib.metadata import version as _pkg_version
+
+    _VERSION = _pkg_version("posthog-dash-async")
+except Exception:  # pragma: no cover - running from a source tree without metadata
+    _VERSION = "0"
+
+USER_AGENT = (
+    f"posthog-dash-async/{_VERSION} aiohttp/{aiohttp.__version__} "
+    f"{platform.python_implementation()}/{sys.version_info[0]}.{sys.version_info[1]}"
+)
+
+# Connect failures: the request provably never reached the server.
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError,)
+_CONNECT_TIMEOUTS: tuple[type[BaseException], ...] = (aiohttp.ConnectionTimeoutError,)
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+class TransportError(APIConnectionError):
+    """An :class:`APIConnectionError` that says how far the request got.
+
+    ``request_sent`` is False when the connection could not even be made (safe to retry any
+    method); ``response_started`` is True when the failure came after the status line.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        request_sent: bool = True,
+        response_started: bool = False,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.request_sent = request_sent
+        self.response_started = response_started
+
+
+class TransportTimeout(TransportError, APITimeoutError):
+    """A timeout, with the same progress information as :class:`TransportError`."""
+
+
+@dataclass(slots=True)
+class Response:
+    """A complete response: status, headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _client_timeout(timeout: Timeout, *, stream: bool) -> aiohttp.ClientTimeout:
+    # aiohttp's `connect` also counts the wait for a pooled connection; waiting for capacity
+    # must not eat into a request's budget, so only the socket connect is bounded.
+    if stream:
+        # Streams have no deadline: a dashboard may compute for minutes. What is bounded is
+        # the silence on the connection (the server sends no heartbeats between events).
+        return aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout.connect, sock_read=timeout.stream_idle
+        )
+    return aiohttp.ClientTimeout(
+        total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+    )
+
+
+def _wrap(exc: BaseException, method: str, url: str, *, response_started: bool) -> TransportError:
+    if isinstance(exc, _CONNECT_TIMEOUTS):
+        return TransportTimeout(
+            f"{method} {url}: connect timed out",
+            method=method,
+            url=url,
+            request_sent=False,
+        )
+    if isinstance(exc, asyncio.TimeoutError):
+        return TransportTimeout(
+            f"{method} {url}: timed out" + (" reading the response" if response_started else ""),
+            method=method,
+            url=url,
+            response_started=response_started,
+        )
+    if isinstance(exc, _CONNECT_ERRORS):
+        return TransportError(
+            f"{method} {url}: could not connect: {exc.__class__.__name__}",
+            method=method,
+            url=url,
+            request_sent=False,
+        )
+    detail = str(exc) or exc.__class__.__name__
+    return TransportError(
+        f"{method} {url}: connection failed: {exc.__class__.__name__}: {detail}",
+        method=method,
+        url=url,
+        response_started=response_started,
+    )
+
+
+class StreamResponse:
+    """A response whose body is read incrementally (tile streams)."""
+
+    __slots__ = ("_method", "_resp", "_url", "headers", "status")
+
+    def __init__(self, resp: aiohttp.ClientResponse, method: str, url: str) -> None:
+        self._resp = resp
+        self._method = method
+        self._url = url
+        self.status: int = resp.status
+        self.headers: Mapping[str, str] = resp.headers
+
+    async def read(self) -> bytes:
+        """The whole remaining body (for error responses)."""
+        try:
+            return await self._resp.read()
+        except _TRANSPORT_ERRORS as exc:
+            raise _wrap(exc, self._method, self._url, response_started=True) from exc
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Body bytes as they arrive, in whatever chunks the socket delivers."""
+        content = self._resp.content
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return
+                yield chunk
+        except _TRANSPORT_ERRORS as exc:
+            raise _wrap(exc, self._method, self._url, response_started=True) from exc
+
+    @property
+    def body_finished(self) -> bool:
+        """True when the server has finished the body (the connection can be reused)."""
+        return self._resp.content.at_eof()
+
+    def release(self) -> None:
+        """Give the connection back to the pool (only valid once the body is finished)."""
+        self._resp.release()
+
+    def close(self) -> None:
+        """Drop the connection at once; nothing is left to be read from it."""
+        self._resp.close()
+
+
+class Transport:
+    """One aiohttp session (created lazily, in the running loop) and the calls over it."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._max_connections = max_connections
+        self._session = session
+        self._owns_session = session is None
+
+    @property
+    def owns_session(self) -> bool:
+        return self._owns_session
+
+    @property
+    def session_open(self) -> bool:
+        return self._session is not None and not self._session.closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": USER_AGENT},
+                # Redirects would carry the Authorization header to wherever they point;
+                # PostHog never redirects API calls (APPEND_SLASH is off).
+                raise_for_status=False,
+            )
+            self._session = session
+        return session
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Any = None,
+        body: bytes | None = None,
+        timeout: Timeout,
+    ) -> Response:
+        """Send one request and read the whole response."""
+        session = self._get_session()
+        started = False
+        try:
+            async with session.request(
+                method,
+                url,
+                params=params,
+                data=body,
+                headers=headers,
+                timeout=_client_timeout(timeout, stream=False),
+                allow_redirects=False,
+            ) as resp:
+                started = True
+                payload = await resp.read()
+                return Response(resp.status, resp.headers, payload)
+        except _TRANSPORT_ERRORS as exc:
+            raise _wrap(exc, method, url, response_started=started) from exc
+
+    async def open_stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Any = None,
+        timeout: Timeout,
+    ) -> StreamResponse:
+        """Send one request and return as soon as the status line and headers are in."""
+        session = self._get_session()
+        try:
+            resp = await session.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                timeout=_client_timeout(timeout, stream=True),
+                allow_redirects=False,
+                # The stream is consumed as-is; PostHog never compresses it.
+                auto_decompress=False,
+            )
+        except _TRANSPORT_ERRORS as exc:
+            raise _wrap(exc, method, url, response_started=False) from exc
+        return StreamResponse(resp, method, url)
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it; a caller's session is left open."""
+        if not self._owns_session:
+            return
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()

@@ -1,0 +1,504 @@
+"""``ph.dashboards``: every Dashboards endpoint, one method per call."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from .. import _wire
+from .._config import Timeout
+from .._pagination import iterate_dashboards
+from .._streaming import TileStream
+from .._wire import UNSET, UnsetType, check_choice, check_id, check_str_list, check_type
+from ..errors import InvalidArgumentError
+from ..models import Dashboard, DashboardSummary, Page
+from .collaborators import Collaborators
+from .sharing import Sharing
+
+if TYPE_CHECKING:
+    from .._client import AsyncPostHog
+
+__all__ = ["CREATION_MODES", "REFRESH_MODES", "Dashboards"]
+
+CREATION_MODES = ("default", "template", "duplicate", "unlisted")
+REFRESH_MODES = (
+    "blocking",
+    "force_blocking",
+    "force_cache",
+    "async",
+    "lazy_async",
+    "force_async",
+    True,
+    False,
+)
+RESTRICTION_LEVELS = (21, 37)
+LAYOUT_SIZES = ("sm", "xs")
+MAX_SEARCH = 200
+MAX_NAME = 400
+
+_dashboard = msgspec.json.Decoder(Dashboard)
+_page = msgspec.json.Decoder(Page[DashboardSummary])
+
+TimeoutArg = Timeout | float | None
+RefreshMode = Literal[
+    "blocking", "force_blocking", "force_cache", "async", "lazy_async", "force_async"
+]
+
+
+def _check_name(value: Any) -> Any:
+    if value is UNSET or value is None:
+        return value
+    check_type("name", value, str, "a string or None")
+    if len(value) > MAX_NAME:
+        raise InvalidArgumentError(f"name must be at most {MAX_NAME} characters")
+    return value
+
+
+def _check_object(name: str, value: Any, *, nullable: bool = False) -> Any:
+    if value is UNSET or (nullable and value is None):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{name} must be a dict, got {value!r}")
+    return dict(value)
+
+
+def _check_filters(name: str, value: Any) -> Any:
+    """``filters``/``variables`` are applied only when they are a non-empty object: PostHog
+    ignores ``{}``, so it could never clear them, and rejects anything else."""
+    value = _check_object(name, value)
+    if value is not UNSET and not value:
+        raise InvalidArgumentError(
+            f"{name}={{}} would be ignored by PostHog ({name} cannot be cleared this way); "
+            f"leave {name} out or send the keys you want"
+        )
+    return value
+
+
+def _check_common(fields: dict[str, Any]) -> None:
+    """Checks shared by create and update."""
+    fields["name"] = _check_name(fields["name"])
+    if fields["description"] is not UNSET:
+        check_type("description", fields["description"], str, "a string ('' for none)")
+    if fields["pinned"] is not UNSET:
+        check_type("pinned", fields["pinned"], bool, "a bool")
+    if fields["tags"] is not UNSET:
+        fields["tags"] = check_str_list("tags", fields["tags"])
+    if fields["restriction_level"] is not UNSET:
+        check_choice("restriction_level", fields["restriction_level"], RESTRICTION_LEVELS)
+    if fields["data_color_theme_id"] is not UNSET and fields["data_color_theme_id"] is not None:
+        check_id("data_color_theme_id", fields["data_color_theme_id"])
+    if fields["quick_filter_ids"] is not UNSET:
+        fields["quick_filter_ids"] = [
+            _wire.check_uuid("quick_filter_ids[]", v)
+            for v in check_str_list("quick_filter_ids", fields["quick_filter_ids"])
+        ]
+    if fields["breakdown_colors"] is not UNSET and not isinstance(
+        fields["breakdown_colors"], (list, dict, type(None))
+    ):
+        raise InvalidArgumentError("breakdown_colors must be a list, a dict or None")
+
+
+class Dashboards:
+    """Dashboards of the client's project (``/api/projects/{project_id}/dashboards/``)."""
+
+    def __init__(self, client: AsyncPostHog) -> None:
+        self._client = client
+        self.collaborators = Collaborators(client)
+        self.sharing = Sharing(client)
+
+    # --- reading ------------------------------------------------------------------------
+
+    @staticmethod
+    def _list_params(
+        *,
+        limit: int | None,
+        offset: int | None,
+        tags: list[str] | None,
+        exclude_generated: bool | None,
+        creation_mode: str | None,
+        search: str | None,
+    ) -> list[tuple[str, str]]:
+        params: list[tuple[str, str]] = []
+        if limit is not None:
+            params.append(("limit", str(check_id("limit", limit))))
+        if offset is not None:
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+                raise InvalidArgumentError(f"offset must be an int >= 0, got {offset!r}")
+            params.append(("offset", str(offset)))
+        if tags is not None:
+            params.extend(("tags", tag) for tag in check_str_list("tags", tags))
+        if exclude_generated is not None:
+            check_type("exclude_generated", exclude_generated, bool, "a bool")
+            params.append(("exclude_generated", "true" if exclude_generated else "false"))
+        if creation_mode is not None:
+            params.append(
+                ("creation_mode", check_choice("creation_mode", creation_mode, CREATION_MODES))
+            )
+        if search is not None:
+            check_type("search", search, str, "a string")
+            if len(search) > MAX_SEARCH:
+                raise InvalidArgumentError(f"search must be at most {MAX_SEARCH} characters")
+            params.append(("search", search))
+        return params
+
+    async def list(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        tags: builtins.list[str] | None = None,
+        exclude_generated: bool | None = None,
+        creation_mode: str | None = None,
+        search: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> Page[DashboardSummary]:
+        """One page of dashboards: ``GET dashboards/``, pinned first, then by name.
+
+        ``tags`` matches dashboards having any of them; ``exclude_generated`` drops
+        "Generated Dashboard ..." ones; ``creation_mode`` filters exactly (unlisted dashboards
+        are only listed when asked for); ``search`` needs a recent server (older ones ignore
+        it). Returns a :class:`Page` with ``count``, ``next``, ``previous`` and ``results``.
+        """
+        params = self._list_params(
+            limit=limit,
+            offset=offset,
+            tags=tags,
+            exclude_generated=exclude_generated,
+            creation_mode=creation_mode,
+            search=search,
+        )
+        return await self._client._call("GET", "dashboards/", _page, params=params, timeout=timeout)
+
+    def iter(
+        self,
+        *,
+        page_size: int = 100,
+        tags: builtins.list[str] | None = None,
+        exclude_generated: bool | None = None,
+        creation_mode: str | None = None,
+        search: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[DashboardSummary]:
+        """Every dashboard, over all pages, in server order, each exactly once.
+
+        The first page tells the total; the remaining pages are then fetched concurrently
+        (through the client's semaphore) by limit/offset and yielded in order.
+        """
+        params = self._list_params(
+            limit=page_size,
+            offset=None,
+            tags=tags,
+            exclude_generated=exclude_generated,
+            creation_mode=creation_mode,
+            search=search,
+        )
+        return iterate_dashboards(self._client, _page, params, page_size, timeout)
+
+    async def get(
+        self,
+        dashboard_id: int,
+        *,
+        refresh: RefreshMode | bool | None = None,
+        filters_override: Mapping[str, Any] | None = None,
+        variables_override: Mapping[str, Any] | None = None,
+        timeout: TimeoutArg = None,
+    ) -> Dashboard:
+        """One dashboard with its tiles: ``GET dashboards/{id}/``.
+
+        ``refresh="blocking"`` makes the server compute stale insight results before
+        answering (slow); by default cached results are returned. ``filters_override`` and
+        ``variables_override`` apply to this response only.
+        """
+        check_id("dashboard_id", dashboard_id)
+        params: builtins.list[tuple[str, str]] = []
+        if refresh is not None:
+            check_choice("refresh", refresh, REFRESH_MODES)
+            params.append(("refresh", _wire.join_query_value(refresh)))
+        if filters_override is not None:
+            params.append(
+                (
+                    "filters_override",
+                    _wire.encode_json(_check_object("filters_override", filters_override)).decode(),
+                )
+            )
+        if variables_override is not None:
+            params.append(
+                (
+                    "variables_override",
+                    _wire.encode_json(
+                        _check_object("variables_override", variables_override)
+                    ).decode(),
+                )
+            )
+        return await self._client._call(
+            "GET", f"dashboards/{dashboard_id}/", _dashboard, params=params or None, timeout=timeout
+        )
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        name: str | UnsetType | None = UNSET,
+        description: str | UnsetType = UNSET,
+        pinned: bool | UnsetType = UNSET,
+        tags: builtins.list[str] | UnsetType = UNSET,
+        restriction_level: Literal[21, 37] | UnsetType = UNSET,
+        use_template: str | UnsetType = UNSET,
+        use_dashboard: int | UnsetType = UNSET,
+        duplicate_tiles: bool | UnsetType = UNSET,
+        filters: Mapping[str, Any] | UnsetType = UNSET,
+        breakdown_colors: Any = UNSET,
+        data_color_theme_id: int | UnsetType | None = UNSET,
+        quick_filter_ids: builtins.list[str] | UnsetType = UNSET,
+        create_in_folder: str | UnsetType = UNSET,
+        timeout: TimeoutArg = None,
+    ) -> Dashboard:
+        """Create a dashboard: ``POST dashboards/`` (201). Arguments left out are not sent.
+
+        ``use_template`` builds it from a template key (``"DEFAULT_APP"``,
+        ``"WEBSITE_TRAFFIC"`` or a stored template's name); ``use_dashboard`` duplicates an
+        existing dashboard, deep-copying its insights when ``duplicate_tiles=True``.
+        """
+        fields: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "pinned": pinned,
+            "tags": tags,
+            "restriction_level": restriction_level,
+            "use_template": use_template,
+            "use_dashboard": use_dashboard,
+            "duplicate_tiles": duplicate_tiles,
+            "filters": filters,
+            "breakdown_colors": breakdown_colors,
+            "data_color_theme_id": data_color_theme_id,
+            "quick_filter_ids": quick_filter_ids,
+            "_create_in_folder": create_in_folder,
+        }
+        _check_common(fields)
+        if use_template is not UNSET:
+            check_type("use_template", use_template, str, "a template key string")
+            if not use_template:
+                raise InvalidArgumentError("use_template must not be empty")
+        if use_dashboard is not UNSET:
+            check_id("use_dashboard", use_dashboard)
+        if use_template is not UNSET and use_dashboard is not UNSET:
+            raise InvalidArgumentError("use_template and use_dashboard cannot be used together")
+        if duplicate_tiles is not UNSET:
+            check_type("duplicate_tiles", duplicate_tiles, bool, "a bool")
+            if use_dashboard is UNSET:
+                raise InvalidArgumentError("duplicate_tiles only applies with use_dashboard")
+        fields["filters"] = _check_object("filters", filters)
+        if create_in_folder is not UNSET:
+            check_type("create_in_folder", create_in_folder, str, "a folder path string")
+        return await self._client._call(
+            "POST", "dashboards/", _dashboard, json=_wire.body_from(fields), timeout=timeout
+        )
+
+    async def update(
+        self,
+        dashboard_id: int,
+        *,
+        name: str | UnsetType | None = UNSET,
+        description: str | UnsetType = UNSET,
+        pinned: bool | UnsetType = UNSET,
+        tags: builtins.list[str] | UnsetType = UNSET,
+        restriction_level: Literal[21, 37] | UnsetType = UNSET,
+        filters: Mapping[str, Any] | UnsetType = UNSET,
+        variables: Mapping[str, Any] | UnsetType = UNSET,
+        breakdown_colors: Any = UNSET,
+        data_color_theme_id: int | UnsetType | None = UNSET,
+        quick_filter_ids: builtins.list[str] | UnsetType = UNSET,
+        tiles: builtins.list[Mapping[str, Any]] | UnsetType = UNSET,
+        timeout: TimeoutArg = None,
+    ) -> Dashboard:
+        """Change a dashboard: ``PATCH dashboards/{id}/`` with only the arguments given.
+
+        ``tiles`` is a list of tile objects: ``{"text": {"body": ...}, "layouts": ...}``
+        creates a text tile, ``{"id": <tile>, "layouts": ...}`` changes one,
+        ``{"id": <tile>, "deleted": True}`` removes one from the dashboard.
+        """
+        check_id("dashboard_id", dashboard_id)
+        fields: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "pinned": pinned,
+            "tags": tags,
+            "restriction_level": restriction_level,
+            "filters": filters,
+            "variables": variables,
+            "breakdown_colors": breakdown_colors,
+            "data_color_theme_id": data_color_theme_id,
+            "quick_filter_ids": quick_filter_ids,
+            "tiles": tiles,
+        }
+        _check_common(fields)
+        fields["filters"] = _check_filters("filters", filters)
+        fields["variables"] = _check_filters("variables", variables)
+        if tiles is not UNSET:
+            if not isinstance(tiles, (list, tuple)) or not all(
+                isinstance(t, Mapping) for t in tiles
+            ):
+                raise InvalidArgumentError("tiles must be a list of dicts")
+            fields["tiles"] = [dict(t) for t in tiles]
+        body = _wire.body_from(fields)
+        if not body:
+            raise InvalidArgumentError("update() needs at least one field to change")
+        return await self._client._call(
+            "PATCH", f"dashboards/{dashboard_id}/", _dashboard, json=body, timeout=timeout
+        )
+
+    async def delete(
+        self, dashboard_id: int, *, delete_insights: bool = False, timeout: TimeoutArg = None
+    ) -> Dashboard:
+        """Soft-delete: ``PATCH dashboards/{id}/ {"deleted": true}`` (PostHog refuses a hard
+        ``DELETE`` with 405). With ``delete_insights=True`` insights that live only on this
+        dashboard are soft-deleted too. Returns the dashboard as deleted (``tiles == []``);
+        :meth:`restore` undoes it."""
+        check_id("dashboard_id", dashboard_id)
+        check_type("delete_insights", delete_insights, bool, "a bool")
+        body: dict[str, Any] = {"deleted": True}
+        if delete_insights:
+            body["delete_insights"] = True
+        return await self._client._call(
+            "PATCH", f"dashboards/{dashboard_id}/", _dashboard, json=body, timeout=timeout
+        )
+
+    async def restore(self, dashboard_id: int, *, timeout: TimeoutArg = None) -> Dashboard:
+        """Undo a soft delete: ``PATCH dashboards/{id}/ {"deleted": false}``; tiles come back."""
+        check_id("dashboard_id", dashboard_id)
+        return await self._client._call(
+            "PATCH",
+            f"dashboards/{dashboard_id}/",
+            _dashboard,
+            json={"deleted": False},
+            timeout=timeout,
+        )
+
+    async def move_tile(
+        self, dashboard_id: int, tile_id: int, to_dashboard: int, *, timeout: TimeoutArg = None
+    ) -> Dashboard:
+        """Move a tile to another dashboard: ``PATCH dashboards/{id}/move_tile/``.
+
+        The body carries both ``toDashboard`` (older servers) and ``to_dashboard`` (newer
+        ones); each ignores the other. Returns the source dashboard, without the tile.
+        On some PostHog versions personal API keys cannot call this endpoint
+        (:class:`~posthog_dash_async.UnsupportedForApiKeyError`).
+        """
+        check_id("dashboard_id", dashboard_id)
+        check_id("tile_id", tile_id)
+        check_id("to_dashboard", to_dashboard)
+        if to_dashboard == dashboard_id:
+            raise InvalidArgumentError("to_dashboard must differ from dashboard_id")
+        body = {"tile": {"id": tile_id}, "toDashboard": to_dashboard, "to_dashboard": to_dashboard}
+        return await self._client._call(
+            "PATCH", f"dashboards/{dashboard_id}/move_tile/", _dashboard, json=body, timeout=timeout
+        )
+
+    def stream_tiles(
+        self,
+        dashboard_id: int,
+        *,
+        layout_size: Literal["sm", "xs"] = "sm",
+        fallback: bool = True,
+        timeout: TimeoutArg = None,
+    ) -> TileStream:
+        """Stream a dashboard: ``GET dashboards/{id}/stream_tiles/`` (Server-Sent Events).
+
+        Returns a :class:`TileStream`: ``async with`` it and ``async for`` over its events
+        (metadata first, then each tile as it arrives), or ``await stream.collect()``.
+        With ``fallback=True`` a server that refuses the stream for this credential (403 for
+        personal API keys) or lacks the endpoint is served from ``GET dashboards/{id}/``.
+        """
+        check_id("dashboard_id", dashboard_id)
+        check_choice("layout_size", layout_size, LAYOUT_SIZES)
+        check_type("fallback", fallback, bool, "a bool")
+        return TileStream(
+            self._client,
+            dashboard_id,
+            layout_size=layout_size,
+            fallback=fallback,
+            timeout=None if timeout is None else Timeout.coerce(timeout),
+        )
+
+    async def create_from_template_json(
+        self,
+        template: Mapping[str, Any],
+        *,
+        creation_context: str | None = None,
+        create_in_folder: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> Dashboard:
+        """Create a dashboard from a template document:
+        ``POST dashboards/create_from_template_json/`` (200).
+
+        ``template`` needs ``template_name`` (str), ``dashboard_description`` (str),
+        ``dashboard_filters`` (dict) and ``tiles`` (a non-empty list of dicts, each with a
+        ``type`` such as ``"INSIGHT"`` or ``"TEXT"``); this is checked before sending.
+        """
+        body: dict[str, Any] = {"template": check_template(template)}
+        if creation_context is not None:
+            check_type("creation_context", creation_context, str, "a string")
+            body["creation_context"] = creation_context
+        if create_in_folder is not None:
+            check_type("create_in_folder", create_in_folder, str, "a folder path string")
+            body["_create_in_folder"] = create_in_folder
+        return await self._client._call(
+            "POST",
+            "dashboards/create_from_template_json/",
+            _dashboard,
+            json=body,
+            timeout=timeout,
+        )
+
+
+_TEMPLATE_REQUIRED: tuple[tuple[str, type, str], ...] = (
+    ("template_name", str, "a string"),
+    ("dashboard_description", str, "a string"),
+    ("dashboard_filters", dict, "an object"),
+    ("tiles", list, "a list"),
+)
+_VARIABLE_KEYS = ("id", "name", "type", "default", "description", "required")
+
+
+def check_template(template: Any) -> dict[str, Any]:
+    """Check a dashboard template against the keys and types the server's JSON schema
+    requires, so that a bad template fails here rather than as a 400 or a 500 there."""
+    if not isinstance(template, Mapping):
+        raise InvalidArgumentError(f"template must be a dict, got {type(template).__name__}")
+    out = dict(template)
+    missing = [key for key, _t, _w in _TEMPLATE_REQUIRED if key not in out]
+    if missing:
+        raise InvalidArgumentError(f"template is missing required keys: {', '.join(missing)}")
+    for key, typ, what in _TEMPLATE_REQUIRED:
+        if not isinstance(out[key], typ):
+            raise InvalidArgumentError(f"template[{key!r}] must be {what}")
+    tiles = out["tiles"]
+    if not tiles:
+        raise InvalidArgumentError("template['tiles'] must hold at least one tile")
+    for i, tile in enumerate(tiles):
+        if not isinstance(tile, Mapping):
+            raise InvalidArgumentError(f"template['tiles'][{i}] must be an object")
+        if not isinstance(tile.get("type"), str):
+            raise InvalidArgumentError(
+                f"template['tiles'][{i}] needs a 'type' ('INSIGHT' or 'TEXT')"
+            )
+    variables = out.get("variables")
+    if variables is not None:
+        if not isinstance(variables, list):
+            raise InvalidArgumentError("template['variables'] must be a list or None")
+        for i, var in enumerate(variables):
+            if not isinstance(var, Mapping) or any(k not in var for k in _VARIABLE_KEYS):
+                raise InvalidArgumentError(
+                    f"template['variables'][{i}] needs the keys {', '.join(_VARIABLE_KEYS)}"
+                )
+    if "tags" in out and out["tags"] is not None:
+        check_str_list("template['tags']", out["tags"])
+    try:
+        _wire.encode_json(out)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"template is not JSON-serializable: {exc}") from None
+    return out
