@@ -97,9 +97,13 @@ def check_uuid(name: str, value: object) -> str:
 
 def check_choice(name: str, value: object, choices: Iterable[object]) -> Any:
     options = tuple(choices)
-    if isinstance(value, bool) and not any(isinstance(c, bool) for c in options):
-        raise errors.InvalidArgumentError(f"{name} must be one of {options!r}, got {value!r}")
-    if value not in options:
+    # True == 1 == 1.0 in Python: a choice only matches a value of its own type, so that
+    # exactly the documented value is sent (a bool is never taken for a number, nor back).
+    is_bool = isinstance(value, bool)
+    if not any(
+        isinstance(value, type(c)) and isinstance(c, bool) == is_bool and value == c
+        for c in options
+    ):
         raise errors.InvalidArgumentError(f"{name} must be one of {options!r}, got {value!r}")
     return value
 
@@ -231,7 +235,7 @@ def decipher_error(
         "url": url,
     }
     if cls is errors.RateLimitError:
-        wait = parse_retry_after(headers.get("Retry-After"), now=now)
+        wait = parse_retry_after(header_value(headers, "Retry-After"), now=now)
         if wait is None:
             wait = throttle_wait(detail)
         return errors.RateLimitError(message, retry_after=wait, **kwargs)
@@ -258,6 +262,19 @@ def _default_reason(status: int) -> str:
 
 
 # --- waits ------------------------------------------------------------------------------
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, matching its name case-insensitively (HTTP header names are) even
+    when ``headers`` is a plain dict."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, candidate in headers.items():
+        if key.lower() == lowered:
+            return candidate
+    return None
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
