@@ -4,14 +4,19 @@ The server frames each event as ``data: <compact JSON>\\n\\n`` and tells events 
 by the JSON ``type``: ``metadata`` (first), ``tile`` (one per remaining tile), ``error``
 (with ``tile_id``: that tile failed, the stream goes on; without: fatal, last event) and
 ``complete`` (last event of a good stream). A stream that ends without ``complete`` failed.
+
+The body is read with ``readany()`` (whatever bytes the socket delivered) and fed to the
+pure :class:`~posthog_dash_async._sse.SSEDecoder`; the raw payloads it returns wait in a
+queue and are decoded one at a time as the caller asks for them, so an event is typed only
+when it is consumed and a fatal error still comes after the events that preceded it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import deque
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -19,6 +24,9 @@ from ._config import Timeout
 from ._sse import SSEDecoder
 from ._transport import StreamResponse
 from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientStateError,
     NotFoundError,
     StreamError,
     StreamIncompleteError,
@@ -43,9 +51,19 @@ __all__ = ["TileStream", "decode_event", "order_tiles"]
 
 STREAM_ACCEPT = "text/event-stream, application/json"
 
+# After `complete` the server ends the body at once, but the end of a chunked body usually
+# arrives a moment after the last event. Waiting that moment lets the connection go back to
+# the pool instead of being dropped; the bound keeps a server that never ends the body from
+# holding the caller.
+_EOF_GRACE: Final = 0.2
 
-class _WireEvent(msgspec.Struct):
-    """Every field any known event carries; one decoding pass per event."""
+
+class _WireEvent(msgspec.Struct, gc=False):
+    """Every field any known event carries; one decoding pass per event.
+
+    Instances live only until they are turned into a public event and never take part in a
+    reference cycle, so the garbage collector need not track them.
+    """
 
     type: str
     dashboard: Dashboard | None = None
@@ -55,67 +73,126 @@ class _WireEvent(msgspec.Struct):
     error: Any = None
 
 
-_event_decoder = msgspec.json.Decoder(_WireEvent)
-_any_decoder = msgspec.json.Decoder()
-_KNOWN = frozenset({"metadata", "tile", "error", "complete"})
-_COMPLETE = CompleteEvent()
+_decode_wire = msgspec.json.Decoder(_WireEvent).decode
+_decode_any = msgspec.json.Decoder().decode
+_KNOWN: Final = frozenset({"metadata", "tile", "error", "complete"})
+_COMPLETE: Final = CompleteEvent()
 
 
 class _Fatal(Exception):
+    """A fatal ``error`` event (no ``tile_id``): the server gave up on the stream."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-def _unknown(data: bytes) -> UnknownEvent:
+class _Malformed(Exception):
+    """An event of a known type whose payload does not have that type's shape."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind!r} event: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def _error_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return str(value["message"])
+    if value is None:
+        return ""
+    return msgspec.json.encode(value).decode()
+
+
+def _not_wire_shaped(data: bytes, exc: msgspec.DecodeError) -> UnknownEvent:
+    """The payload did not decode as ``_WireEvent``: an event of a type this version does
+    not know (kept as plain data), or a known type with a broken shape (``_Malformed``)."""
     try:
-        raw = _any_decoder.decode(data)
+        raw = _decode_any(data)
     except msgspec.DecodeError:
         return UnknownEvent(type="", raw=data.decode("utf-8", "replace"))
     kind = raw.get("type") if isinstance(raw, dict) else None
-    return UnknownEvent(type=kind if isinstance(kind, str) else "", raw=raw)
+    if not isinstance(kind, str):
+        return UnknownEvent(type="", raw=raw)
+    if kind in _KNOWN:
+        raise _Malformed(kind, str(exc))
+    return UnknownEvent(type=kind, raw=raw)
 
 
 def decode_event(data: bytes) -> StreamEvent:
     """Turn one event's data into a typed event.
 
-    Raises ``_Fatal`` for a fatal server error event. An event of a type this version does
-    not know, or one that is not valid JSON, becomes :class:`UnknownEvent`.
+    An event of a type this version does not know, or data that is not a JSON object with a
+    string ``type``, becomes :class:`UnknownEvent` so that a newer server cannot break an
+    older client. Raises ``_Fatal`` for a fatal server error event and ``_Malformed`` for a
+    known event type whose payload does not fit it: silently dropping such an event would
+    lose a tile.
     """
     try:
-        wire = _event_decoder.decode(data)
-    except msgspec.DecodeError:
-        return _unknown(data)
+        wire = _decode_wire(data)
+    except msgspec.DecodeError as exc:
+        return _not_wire_shaped(data, exc)
     kind = wire.type
-    if kind == "tile" and wire.tile is not None:
-        order = wire.order if wire.order is not None else wire.tile.order
-        return TileEvent(order=order if order is not None else -1, tile=wire.tile)
-    if kind == "metadata" and wire.dashboard is not None:
+    if kind == "tile":
+        tile = wire.tile
+        if tile is None:
+            raise _Malformed(kind, "it has no 'tile'")
+        order = wire.order
+        if order is None:
+            order = tile.order if tile.order is not None else -1
+        return TileEvent(order=order, tile=tile)
+    if kind == "metadata":
+        if wire.dashboard is None:
+            raise _Malformed(kind, "it has no 'dashboard'")
         return MetadataEvent(dashboard=wire.dashboard)
     if kind == "error":
-        message = wire.error if isinstance(wire.error, str) else str(wire.error)
+        message = _error_text(wire.error)
         if wire.tile_id is None:
             raise _Fatal(message)
         return TileErrorEvent(tile_id=wire.tile_id, error=message)
     if kind == "complete":
         return _COMPLETE
-    return _unknown(data)
+    return UnknownEvent(type=kind, raw=_decode_any(data))
 
 
-def _layout_key(tile: Tile, size: str) -> tuple[int, int, int]:
+def _yx(tile: Tile, size: str) -> tuple[int, int]:
     layout = tile.layout(size)
-    y = layout.y if layout is not None and layout.y is not None else 100
-    x = layout.x if layout is not None and layout.x is not None else 100
-    return (y, x, tile.id)
+    if layout is None:
+        return (100, 100)
+    return (
+        layout.y if layout.y is not None else 100,
+        layout.x if layout.x is not None else 100,
+    )
 
 
 def order_tiles(tiles: list[Tile], size: str) -> list[Tile]:
-    """Tiles sorted the way the server sorts them for a layout size (y, then x; a missing
-    coordinate counts as 100), with ``order`` renumbered from 0."""
-    ordered = sorted(tiles, key=lambda t: _layout_key(t, size))
+    """Tiles in the order the server streams them for a layout size, ``order`` renumbered
+    from 0.
+
+    The server sorts by (y, x) of that size, a missing layout or coordinate counting as 100,
+    stably over its database order. A retrieve response lists the tiles in that database
+    order already sorted by ``sm``, so for ``sm`` ties keep the given order; for any other
+    size the database order is unknown and ties are broken by tile id.
+    """
+    if size == "sm":
+        ordered = sorted(tiles, key=lambda t: _yx(t, size))
+    else:
+        ordered = sorted(tiles, key=lambda t: (*_yx(t, size), t.id))
     return [
         t if t.order == i else msgspec.structs.replace(t, order=i) for i, t in enumerate(ordered)
     ]
+
+
+def _replay_events(dashboard: Dashboard, size: str) -> deque[StreamEvent]:
+    """The event sequence ``stream_tiles`` would have sent for a retrieved dashboard."""
+    tiles = order_tiles(dashboard.tiles, size)
+    events: deque[StreamEvent] = deque()
+    events.append(MetadataEvent(dashboard=msgspec.structs.replace(dashboard, tiles=tiles[:2])))
+    events.extend(TileEvent(order=i, tile=t) for i, t in enumerate(tiles[2:], 2))
+    events.append(_COMPLETE)
+    return events
 
 
 class TileStream:
@@ -123,8 +200,10 @@ class TileStream:
 
     ``async with ph.dashboards.stream_tiles(12) as stream: async for event in stream: ...``
     Leaving the block (normally, by ``break``, an exception or cancellation) releases the
-    connection and the concurrency permit at once. ``fallback_used`` tells whether the
-    events came from ``GET dashboards/{id}/`` because the server refused the stream.
+    connection and the concurrency permit at once; so does the end of the stream (its
+    ``complete`` event or any error) when the stream is iterated without ``async with``.
+    ``fallback_used`` tells whether the events came from ``GET dashboards/{id}/`` because
+    the server refused the stream.
     """
 
     def __init__(
@@ -146,8 +225,14 @@ class TileStream:
         self.dashboard: Dashboard | None = None
         #: How many events were yielded so far.
         self.events_received = 0
+        # The permit + connection context of AsyncPostHog._stream while the stream is open.
         self._cm: AbstractAsyncContextManager[StreamResponse] | None = None
-        self._events: AsyncIterator[StreamEvent] | None = None
+        self._resp: StreamResponse | None = None
+        self._decoder: SSEDecoder | None = None
+        # Payloads the decoder completed that were not handed out yet.
+        self._pending: deque[bytes] = deque()
+        # The events of the fallback path, when it ran.
+        self._replay: deque[StreamEvent] | None = None
         self._opened = False
         self._done = False
         self._collected: list[Tile] | None = None
@@ -158,10 +243,18 @@ class TileStream:
             f"events_received={self.events_received}, fallback_used={self.fallback_used})"
         )
 
+    @property
+    def _path(self) -> str:
+        return f"dashboards/{self.dashboard_id}/stream_tiles/"
+
     # --- lifecycle ----------------------------------------------------------------------
 
     async def __aenter__(self) -> TileStream:
-        await self._open()
+        try:
+            await self._open()
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(
@@ -173,10 +266,16 @@ class TileStream:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release the connection and the permit (idempotent)."""
+        """Release the connection and the permit (idempotent); iteration then stops."""
         self._done = True
+        self._pending.clear()
+        self._replay = None
+        self._resp = None
+        self._decoder = None
         cm, self._cm = self._cm, None
         if cm is not None:
+            # Closes or pools the connection and returns the permit without suspending, so
+            # this completes even in a task that is being cancelled.
             await cm.__aexit__(None, None, None)
 
     async def _open(self) -> None:
@@ -184,64 +283,122 @@ class TileStream:
             return
         self._opened = True
         client = self._client
-        path = f"dashboards/{self.dashboard_id}/stream_tiles/"
-        params = [("layout_size", self.layout_size)]
-        cm = client._stream(path, params=params, accept=STREAM_ACCEPT, timeout=self._timeout)
+        cm = client._stream(
+            self._path,
+            params=[("layout_size", self.layout_size)],
+            accept=STREAM_ACCEPT,
+            timeout=self._timeout,
+        )
         try:
             resp = await cm.__aenter__()
-        except (UnsupportedForApiKeyError, NotFoundError) as exc:
+        except (UnsupportedForApiKeyError, NotFoundError) as refused:
             if not self.fallback:
                 raise
-            self._events = await self._fallback_events(exc)
+            dashboard = await self._fallback_dashboard(refused)
+            self.fallback_used = True
+            self._replay = _replay_events(dashboard, self.layout_size)
             return
         self._cm = cm
-        self._events = self._stream_events(resp)
+        self._resp = resp
+        self._decoder = SSEDecoder(client.max_event_bytes)
 
-    async def _fallback_events(
+    async def _fallback_dashboard(
         self, refused: UnsupportedForApiKeyError | NotFoundError
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> Dashboard:
         # A 404 means "no such endpoint" only if the dashboard itself exists; otherwise the
-        # dashboard's own 404 is the truthful answer.
+        # stream's own 404 is the truthful answer.
         try:
-            dashboard = await self._client.dashboards.get(self.dashboard_id, timeout=self._timeout)
+            return await self._client.dashboards.get(self.dashboard_id, timeout=self._timeout)
         except NotFoundError:
             if isinstance(refused, NotFoundError):
                 raise refused from None
             raise
-        self.fallback_used = True
-        return self._replay(dashboard)
 
-    async def _replay(self, dashboard: Dashboard) -> AsyncIterator[StreamEvent]:
-        tiles = order_tiles(dashboard.tiles, self.layout_size)
-        head, rest = tiles[:2], tiles[2:]
-        yield MetadataEvent(dashboard=msgspec.structs.replace(dashboard, tiles=head))
-        for tile in rest:
-            yield TileEvent(order=tile.order if tile.order is not None else -1, tile=tile)
-        yield _COMPLETE
+    async def _finish(self) -> None:
+        """The ``complete`` event arrived: release everything before it is handed out."""
+        self._done = True
+        resp = self._resp
+        try:
+            if resp is not None and not resp.body_finished:
+                await resp.wait_eof(_EOF_GRACE)
+        finally:
+            await self.aclose()
 
-    async def _stream_events(self, resp: StreamResponse) -> AsyncIterator[StreamEvent]:
-        decoder = SSEDecoder(self._client.max_event_bytes)
-        decode = decode_event
-        async for chunk in resp.chunks():
-            for data in decoder.feed(chunk):
+    # --- iteration ----------------------------------------------------------------------
+
+    def __aiter__(self) -> TileStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        # Hot path: one payload of the last chunk is decoded, with no further await.
+        pending = self._pending
+        if not pending:
+            replayed = await self._fill()
+            if replayed is not None:
+                return self._count(replayed)
+        try:
+            event = decode_event(pending.popleft())
+        except _Fatal as fatal:
+            await self.aclose()
+            raise self._fatal(fatal.message) from None
+        except _Malformed as malformed:
+            await self.aclose()
+            raise self._malformed(malformed) from None
+        self.events_received += 1
+        if type(event) is TileEvent:
+            return event
+        if type(event) is MetadataEvent:
+            self.dashboard = event.dashboard
+        elif event is _COMPLETE:
+            await self._finish()
+        return event
+
+    async def _fill(self) -> StreamEvent | None:
+        """Open the stream if needed and read until the decoder completes an event.
+
+        Returns the next event itself on the fallback path, else None with ``_pending``
+        filled. Any failure (transport, timeout, oversized event, EOF before ``complete``,
+        cancellation) releases the connection and the permit before it propagates.
+        """
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            if not self._opened:
+                await self._open()
+            replay = self._replay
+            if replay is not None:
+                if replay:
+                    return replay.popleft()
+                self._done = True
+                raise StopAsyncIteration
+            resp = self._resp
+            decoder = self._decoder
+            if resp is None or decoder is None:
+                raise StopAsyncIteration
+            pending = self._pending
+            while not pending:
                 try:
-                    event = decode(data)
-                except _Fatal as fatal:
-                    raise StreamError(
-                        f"dashboard {self.dashboard_id}: the server ended the stream with an "
-                        f"error: {fatal.message}",
-                        error=fatal.message,
-                        received=self._partial(),
-                    ) from None
-                yield event
-                if event is _COMPLETE:
-                    return
-        decoder.close()
-        raise StreamIncompleteError(
-            f"dashboard {self.dashboard_id}: the stream ended before its 'complete' event "
-            f"({self.events_received} events received)",
-            received=self._partial(),
-        )
+                    chunk = await resp.readany()
+                except APITimeoutError as exc:
+                    raise self._idle_timeout(exc) from exc
+                if not chunk:
+                    decoder.close()
+                    raise self._incomplete()
+                pending.extend(decoder.feed(chunk))
+        except BaseException:
+            await self.aclose()
+            raise
+        return None
+
+    def _count(self, event: StreamEvent) -> StreamEvent:
+        self.events_received += 1
+        if type(event) is MetadataEvent:
+            self.dashboard = event.dashboard
+        elif event is _COMPLETE:
+            self._done = True
+        return event
+
+    # --- errors -------------------------------------------------------------------------
 
     def _partial(self) -> Dashboard | None:
         """What arrived so far: the metadata dashboard, with every tile received when
@@ -252,29 +409,39 @@ class TileStream:
             return self.dashboard
         return msgspec.structs.replace(self.dashboard, tiles=list(self._collected))
 
-    # --- iteration ----------------------------------------------------------------------
+    def _fatal(self, message: str) -> StreamError:
+        return StreamError(
+            f"dashboard {self.dashboard_id}: the server ended the stream with an error: "
+            f"{message or '(no message)'}",
+            error=message,
+            received=self._partial(),
+        )
 
-    def __aiter__(self) -> TileStream:
-        return self
+    def _malformed(self, malformed: _Malformed) -> APIConnectionError:
+        url = self._client.url_for(self._path)
+        return APIConnectionError(
+            f"GET {url}: a {malformed.kind!r} event could not be decoded: {malformed.detail}",
+            method="GET",
+            url=url,
+        )
 
-    async def __anext__(self) -> StreamEvent:
-        if self._done:
-            raise StopAsyncIteration
-        if self._events is None:
-            await self._open()
-        assert self._events is not None
-        try:
-            event = await self._events.__anext__()
-        except StopAsyncIteration:
-            await self.aclose()
-            raise
-        except BaseException:
-            await self.aclose()
-            raise
-        self.events_received += 1
-        if type(event) is MetadataEvent:
-            self.dashboard = event.dashboard
-        return event
+    def _incomplete(self) -> StreamIncompleteError:
+        return StreamIncompleteError(
+            f"dashboard {self.dashboard_id}: the stream ended before its 'complete' event "
+            f"({self.events_received} events received)",
+            received=self._partial(),
+        )
+
+    def _idle_timeout(self, exc: APITimeoutError) -> APITimeoutError:
+        idle = (self._timeout or self._client.timeout).stream_idle
+        return APITimeoutError(
+            f"dashboard {self.dashboard_id}: no data from the server for {idle} s "
+            f"(Timeout.stream_idle) after {self.events_received} events",
+            method=exc.method,
+            url=exc.url,
+        )
+
+    # --- whole dashboard ----------------------------------------------------------------
 
     async def collect(self) -> Dashboard:
         """Read the whole stream and return the dashboard with every tile, in stream order.
@@ -283,20 +450,19 @@ class TileStream:
         ``id`` and ``error`` set. Raises :class:`StreamError` / :class:`StreamIncompleteError`
         (whose ``received`` holds the dashboard as far as it arrived).
         """
+        if self.events_received or self._done:
+            raise ClientStateError("collect() needs a TileStream whose events were not read yet")
         tiles: list[Tile] = []
         self._collected = tiles
+        append = tiles.append
         async with self:
             async for event in self:
                 if type(event) is TileEvent:
-                    tiles.append(event.tile)
+                    append(event.tile)
                 elif type(event) is MetadataEvent:
                     tiles.extend(event.dashboard.tiles)
                 elif type(event) is TileErrorEvent:
-                    tiles.append(
-                        Tile(
-                            id=event.tile_id, error=TileErrorInfo(type="error", message=event.error)
-                        )
-                    )
+                    append(Tile(id=event.tile_id, error=TileErrorInfo(message=event.error)))
         if self.dashboard is None:
             raise StreamIncompleteError(
                 f"dashboard {self.dashboard_id}: the stream carried no metadata event",
