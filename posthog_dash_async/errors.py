@@ -177,7 +177,11 @@ class ServerError(APIStatusError):
 
 
 class StreamError(PostHogError):
-    """The tile stream carried a fatal ``{"type": "error"}`` event; the stream is over."""
+    """The tile stream carried a fatal ``{"type": "error"}`` event; the stream is over.
+
+    ``error`` is the server's message; ``received`` is the dashboard as far as it arrived
+    (see :class:`StreamIncompleteError`), or ``None`` when no metadata came first.
+    """
 
     def __init__(self, message: str, *, error: str = "", received: Any = None) -> None:
         super().__init__(message)
@@ -188,12 +192,15 @@ class StreamError(PostHogError):
 class StreamIncompleteError(PostHogError):
     """The tile stream ended (EOF) before its ``complete`` event.
 
-    ``received`` holds the events yielded before the end, so partial results are not lost.
+    ``received`` is what arrived, so partial results are not lost: the metadata's
+    :class:`~posthog_dash_async.Dashboard` with every tile received when the stream was
+    read by ``collect()`` (while iterating, tiles were already handed to the caller and are
+    not kept), or ``None`` when not even the metadata arrived.
     """
 
     def __init__(self, message: str, *, received: Any = None) -> None:
         super().__init__(message)
-        self.received = received if received is not None else []
+        self.received = received
 
 
 class EventTooLargeError(PostHogError):
