@@ -200,9 +200,20 @@ class AsyncPostHog:
     def _timeout_for(self, timeout: Timeout | float | None) -> Timeout:
         return self.timeout if timeout is None else Timeout.coerce(timeout)
 
+    def _shown(self, url: str) -> str:
+        """``url`` as logs and exceptions show it: without the API key, even when a caller
+        put it into a path passed to :meth:`request`."""
+        url = _wire.redact(url)
+        key = self._settings.api_key
+        # Keys of another shape than phx_... (the regex's), unless too short to be told
+        # apart from ordinary path text.
+        if key is not None and len(key.get()) >= 8:
+            url = url.replace(key.get(), "***")
+        return url
+
     async def _admit(self) -> None:
-        """Wait for the rate limiter (inside the permit, so that a request is counted at the
-        moment it is really sent)."""
+        """Wait for the rate limiter and count the request as sent now (inside the permit,
+        so that a request is counted at the moment it is really sent)."""
         if self._limiter is not None:
             waited = await self._limiter.acquire()
             if waited > 0.05:
@@ -218,9 +229,16 @@ class AsyncPostHog:
         timeout: Timeout | float | None = None,
         accept: str = _JSON_ACCEPT,
     ) -> Response:
-        """Send with permit, limiter and retries; return the success response or raise."""
+        """Send with permit, limiter and retries; return the success response or raise.
+
+        The one retry loop of the client: every decision (retry or raise, how long to wait)
+        is a named step of :class:`RetryPolicy`. Only :class:`TransportError` (aiohttp's and
+        socket failures, already wrapped) and error statuses are retried; cancellation and
+        any other exception leave at once, with the permit and the limiter slot given back.
+        """
         semaphore = self._bind_loop()
         url = self.url_for(path)
+        shown = self._shown(url)
         headers = {"Accept": accept, **self._auth_headers}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -228,57 +246,63 @@ class AsyncPostHog:
         retry = self._retry
         attempt = 0
         while True:
-            started = time.perf_counter()
-            try:
-                async with semaphore:
-                    await self._admit()
+            resp: Response | None = None
+            failure: TransportError | None = None
+            # Waiting for the permit and the limiter happens before aiohttp starts the
+            # request's timers, so it never eats into the request's timeouts.
+            async with semaphore:
+                limiter = self._limiter
+                waited = await limiter.begin() if limiter is not None else 0.0
+                try:
+                    if waited > 0.05:
+                        log.info(
+                            "rate limiter: waited %.2f s to stay under the per-key limits", waited
+                        )
+                    started = time.perf_counter()
                     resp = await self._transport.send(
                         method, url, headers=headers, params=params, body=body, timeout=limits
                     )
-            except TransportError as exc:
-                if not retry.should_retry_transport(method, exc, attempt):
-                    raise
-                wait = retry.wait_for(attempt, None)
-                attempt += 1
-                log.info(
-                    "retrying %s %s in %.2f s (attempt %d of %d) after %s",
-                    method,
-                    url,
-                    wait,
-                    attempt + 1,
-                    retry.max_retries + 1,
-                    exc.__class__.__name__,
-                )
-                await self._sleep(wait)
-                continue
-            status = resp.status
-            if log.isEnabledFor(logging.DEBUG):
+                except TransportError as exc:
+                    failure = exc
+                finally:
+                    if limiter is not None:
+                        limiter.end()
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if failure is not None:
+                reason = type(failure.__cause__ or failure).__name__
+                log.debug("%s %s -> %s (%.1f ms)", method, shown, reason, elapsed_ms)
+                wait = retry.after_transport_error(method, failure, attempt)
+                if wait is None:
+                    raise failure
+            else:
+                assert resp is not None
+                status = resp.status
                 log.debug(
                     "%s %s -> %d (%.1f ms, %d bytes)",
                     method,
-                    url,
+                    shown,
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    elapsed_ms,
                     len(resp.body),
                 )
-            if status < 300:
-                return resp
-            error = _wire.decipher_error(status, resp.headers, resp.body, method=method, url=url)
-            if not retry.should_retry_status(method, status, resp.headers, attempt):
-                raise error
-            requested = retry.requested_wait(resp.headers, error.detail)
-            if requested is not None and requested > retry.max_wait:
-                raise error
-            wait = retry.wait_for(attempt, requested)
+                if status < 300:
+                    return resp
+                error = _wire.decipher_error(
+                    status, resp.headers, resp.body, method=method, url=shown
+                )
+                wait = retry.after_status(method, status, resp.headers, error.detail, attempt)
+                if wait is None:
+                    raise error
+                reason = f"status {status}"
             attempt += 1
             log.info(
-                "retrying %s %s in %.2f s (attempt %d of %d) after status %d",
+                "retrying %s %s in %.2f s (attempt %d of %d) after %s",
                 method,
-                url,
+                shown,
                 wait,
                 attempt + 1,
                 retry.max_retries + 1,
-                status,
+                reason,
             )
             await self._sleep(wait)
 
@@ -298,10 +322,11 @@ class AsyncPostHog:
         try:
             return decoder.decode(resp.body)
         except msgspec.DecodeError as exc:
+            shown = self._shown(self.url_for(path))
             raise APIConnectionError(
-                f"{method} {self.url_for(path)}: the response could not be decoded: {exc}",
+                f"{method} {shown}: the response could not be decoded: {exc}",
                 method=method,
-                url=self.url_for(path),
+                url=shown,
             ) from exc
 
     async def _call_empty(
@@ -335,8 +360,9 @@ class AsyncPostHog:
         if not isinstance(method, str) or not method.isalpha():
             raise InvalidArgumentError(f"method must be an HTTP method name, got {method!r}")
         if not isinstance(path, str) or not path or "://" in path or path.startswith("//"):
+            shown = self._shown(path) if isinstance(path, str) else path
             raise InvalidArgumentError(
-                f"path must be a path such as 'dashboards/' or '/api/users/@me/', got {path!r}"
+                f"path must be a path such as 'dashboards/' or '/api/users/@me/', got {shown!r}"
             )
         query: list[tuple[str, str]] | None = None
         if params is not None:
@@ -355,10 +381,11 @@ class AsyncPostHog:
         try:
             return _wire.decode_any(resp.body)
         except msgspec.DecodeError as exc:
+            shown = self._shown(self.url_for(path))
             raise APIConnectionError(
-                f"{method.upper()} {self.url_for(path)}: the response is not JSON: {exc}",
+                f"{method.upper()} {shown}: the response is not JSON: {exc}",
                 method=method.upper(),
-                url=self.url_for(path),
+                url=shown,
             ) from exc
 
     @asynccontextmanager
@@ -377,7 +404,8 @@ class AsyncPostHog:
         """
         semaphore = self._bind_loop()
         url = self.url_for(path)
-        headers = {"Accept": accept, **self._auth_headers}
+        # The body is consumed as sent (no decompression), so no compression is offered.
+        headers = {"Accept": accept, "Accept-Encoding": "identity", **self._auth_headers}
         limits = self._timeout_for(timeout)
         retry = self._retry
         attempt = 0

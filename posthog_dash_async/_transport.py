@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import platform
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from ._config import Timeout
-from .errors import APIConnectionError, APITimeoutError
+from ._wire import redact
+from .errors import APIConnectionError, APITimeoutError, ClientStateError
 
 __all__ = ["Response", "StreamResponse", "Transport", "TransportError"]
 
@@ -35,6 +36,13 @@ USER_AGENT = (
 # Connect failures: the request provably never reached the server.
 _CONNECT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError,)
 _CONNECT_TIMEOUTS: tuple[type[BaseException], ...] = (aiohttp.ConnectionTimeoutError,)
+# Failures that another attempt cannot cure: a certificate the client rejects, a URL that
+# aiohttp refuses to send to.
+_PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorCertificateError,
+    aiohttp.InvalidURL,
+    aiohttp.NonHttpUrlClientError,
+)
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     aiohttp.ClientError,
     OSError,
@@ -46,7 +54,9 @@ class TransportError(APIConnectionError):
     """An :class:`APIConnectionError` that says how far the request got.
 
     ``request_sent`` is False when the connection could not even be made (safe to retry any
-    method); ``response_started`` is True when the failure came after the status line.
+    method); ``response_started`` is True when the failure came after the status line;
+    ``retryable`` is False for failures that another attempt cannot cure (a rejected TLS
+    certificate, an invalid URL).
     """
 
     def __init__(
@@ -57,10 +67,12 @@ class TransportError(APIConnectionError):
         url: str = "",
         request_sent: bool = True,
         response_started: bool = False,
+        retryable: bool = True,
     ) -> None:
         super().__init__(message, method=method, url=url)
         self.request_sent = request_sent
         self.response_started = response_started
+        self.retryable = retryable
 
 
 class TransportTimeout(TransportError, APITimeoutError):
@@ -91,6 +103,8 @@ def _client_timeout(timeout: Timeout, *, stream: bool) -> aiohttp.ClientTimeout:
 
 
 def _wrap(exc: BaseException, method: str, url: str, *, response_started: bool) -> TransportError:
+    # A caller may have put a key into a path passed to `request()`; exceptions carry no secret.
+    url = redact(url)
     if isinstance(exc, _CONNECT_TIMEOUTS):
         return TransportTimeout(
             f"{method} {url}: connect timed out",
@@ -105,29 +119,33 @@ def _wrap(exc: BaseException, method: str, url: str, *, response_started: bool) 
             url=url,
             response_started=response_started,
         )
+    permanent = isinstance(exc, _PERMANENT_ERRORS)
     if isinstance(exc, _CONNECT_ERRORS):
         return TransportError(
             f"{method} {url}: could not connect: {exc.__class__.__name__}",
             method=method,
             url=url,
             request_sent=False,
+            retryable=not permanent,
         )
-    detail = str(exc) or exc.__class__.__name__
+    detail = redact(str(exc) or exc.__class__.__name__)
     return TransportError(
         f"{method} {url}: connection failed: {exc.__class__.__name__}: {detail}",
         method=method,
         url=url,
         response_started=response_started,
+        retryable=not permanent,
     )
 
 
 class StreamResponse:
     """A response whose body is read incrementally (tile streams)."""
 
-    __slots__ = ("_method", "_resp", "_url", "headers", "status")
+    __slots__ = ("_content", "_method", "_resp", "_url", "headers", "status")
 
     def __init__(self, resp: aiohttp.ClientResponse, method: str, url: str) -> None:
         self._resp = resp
+        self._content = resp.content
         self._method = method
         self._url = url
         self.status: int = resp.status
@@ -140,22 +158,39 @@ class StreamResponse:
         except _TRANSPORT_ERRORS as exc:
             raise _wrap(exc, self._method, self._url, response_started=True) from exc
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Body bytes as they arrive, in whatever chunks the socket delivers."""
-        content = self._resp.content
+    async def readany(self) -> bytes:
+        """The body bytes that have arrived, as soon as there are any; ``b""`` at the end.
+
+        Never waits for a line or a fixed size: an event is complete as soon as its bytes
+        are in, and one event may be far larger than any sensible read size.
+        """
         try:
-            while True:
-                chunk = await content.readany()
-                if not chunk:
-                    return
-                yield chunk
+            return await self._content.readany()
         except _TRANSPORT_ERRORS as exc:
             raise _wrap(exc, self._method, self._url, response_started=True) from exc
+
+    async def wait_eof(self, timeout: float) -> bool:
+        """Read and discard the rest of the body for at most ``timeout`` seconds.
+
+        Returns True when the body is finished (the connection can then be reused); a
+        transport failure or the time running out just returns False.
+        """
+        content = self._content
+
+        async def discard() -> None:
+            while await content.readany():
+                pass
+
+        try:
+            await asyncio.wait_for(discard(), timeout)
+        except _TRANSPORT_ERRORS:
+            return False
+        return content.at_eof()
 
     @property
     def body_finished(self) -> bool:
         """True when the server has finished the body (the connection can be reused)."""
-        return self._resp.content.at_eof()
+        return self._content.at_eof()
 
     def release(self) -> None:
         """Give the connection back to the pool (only valid once the body is finished)."""
@@ -178,6 +213,7 @@ class Transport:
         self._max_connections = max_connections
         self._session = session
         self._owns_session = session is None
+        self._closed = False
 
     @property
     def owns_session(self) -> bool:
@@ -188,6 +224,9 @@ class Transport:
         return self._session is not None and not self._session.closed
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # A retry sleeping through aclose() must not open a new session nobody closes.
+            raise ClientStateError("this AsyncPostHog client is closed")
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
@@ -258,6 +297,7 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the session if this transport created it; a caller's session is left open."""
+        self._closed = True
         if not self._owns_session:
             return
         session, self._session = self._session, None
