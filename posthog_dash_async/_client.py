@@ -33,6 +33,7 @@ log = logging.getLogger("posthog_dash_async")
 T = TypeVar("T")
 
 _JSON_ACCEPT = "application/json"
+_BODY_HEADERS = {"Content-Type": "application/json"}
 
 
 class AsyncPostHog:
@@ -98,13 +99,16 @@ class AsyncPostHog:
         self.rate_limit = rate_limit
         self.max_event_bytes = max_event_bytes
         self._retry = RetryPolicy(max_retries=max_retries, max_wait=float(max_retry_wait))
-        self._transport = Transport(max_connections=max_concurrency, session=session)
+        self._transport = Transport(
+            max_connections=max_concurrency,
+            session=session,
+            headers={"Accept": _JSON_ACCEPT, **self._build_auth_headers()},
+        )
         self._limiter = SlidingWindowLimiter(rate_limit) if rate_limit is not None else None
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._closed = False
-        self._auth_headers = self._build_auth_headers()
 
         from .resources.dashboards import Dashboards
 
@@ -211,14 +215,6 @@ class AsyncPostHog:
             url = url.replace(key.get(), "***")
         return url
 
-    async def _admit(self) -> None:
-        """Wait for the rate limiter and count the request as sent now (inside the permit,
-        so that a request is counted at the moment it is really sent)."""
-        if self._limiter is not None:
-            waited = await self._limiter.acquire()
-            if waited > 0.05:
-                log.info("rate limiter: waited %.2f s to stay under the per-key limits", waited)
-
     async def _send(
         self,
         method: str,
@@ -227,7 +223,6 @@ class AsyncPostHog:
         params: Any = None,
         body: bytes | None = None,
         timeout: Timeout | float | None = None,
-        accept: str = _JSON_ACCEPT,
     ) -> Response:
         """Send with permit, limiter and retries; return the success response or raise.
 
@@ -238,28 +233,27 @@ class AsyncPostHog:
         """
         semaphore = self._bind_loop()
         url = self.url_for(path)
-        shown = self._shown(url)
-        headers = {"Accept": accept, **self._auth_headers}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        limits = self._timeout_for(timeout)
-        retry = self._retry
+        headers = None if body is None else _BODY_HEADERS
+        limits = self.timeout if timeout is None else Timeout.coerce(timeout)
+        limiter = self._limiter
+        send = self._transport.send
         attempt = 0
         while True:
+            debug = log.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if debug else 0.0
             resp: Response | None = None
             failure: TransportError | None = None
             # Waiting for the permit and the limiter happens before aiohttp starts the
             # request's timers, so it never eats into the request's timeouts.
             async with semaphore:
-                limiter = self._limiter
-                waited = await limiter.begin() if limiter is not None else 0.0
-                try:
+                if limiter is not None:
+                    waited = await limiter.begin()
                     if waited > 0.05:
                         log.info(
                             "rate limiter: waited %.2f s to stay under the per-key limits", waited
                         )
-                    started = time.perf_counter()
-                    resp = await self._transport.send(
+                try:
+                    resp = await send(
                         method, url, headers=headers, params=params, body=body, timeout=limits
                     )
                 except TransportError as exc:
@@ -267,44 +261,72 @@ class AsyncPostHog:
                 finally:
                     if limiter is not None:
                         limiter.end()
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            if failure is not None:
-                reason = type(failure.__cause__ or failure).__name__
-                log.debug("%s %s -> %s (%.1f ms)", method, shown, reason, elapsed_ms)
-                wait = retry.after_transport_error(method, failure, attempt)
-                if wait is None:
-                    raise failure
-            else:
-                assert resp is not None
+            if resp is not None:
                 status = resp.status
-                log.debug(
-                    "%s %s -> %d (%.1f ms, %d bytes)",
-                    method,
-                    shown,
-                    status,
-                    elapsed_ms,
-                    len(resp.body),
-                )
+                if debug:
+                    log.debug(
+                        "%s %s -> %d (%.1f ms, %d bytes)",
+                        method,
+                        self._shown(url),
+                        status,
+                        (time.perf_counter() - started) * 1000,
+                        len(resp.body),
+                    )
                 if status < 300:
                     return resp
-                error = _wire.decipher_error(
-                    status, resp.headers, resp.body, method=method, url=shown
+                wait, reason = self._after_status(
+                    method, url, resp.status, resp.headers, resp.body, attempt
                 )
-                wait = retry.after_status(method, status, resp.headers, error.detail, attempt)
-                if wait is None:
-                    raise error
-                reason = f"status {status}"
+            else:
+                assert failure is not None
+                if debug:
+                    log.debug(
+                        "%s %s -> %s (%.1f ms)",
+                        method,
+                        self._shown(url),
+                        type(failure.__cause__ or failure).__name__,
+                        (time.perf_counter() - started) * 1000,
+                    )
+                wait, reason = self._after_failure(method, failure, attempt)
             attempt += 1
-            log.info(
-                "retrying %s %s in %.2f s (attempt %d of %d) after %s",
-                method,
-                shown,
-                wait,
-                attempt + 1,
-                retry.max_retries + 1,
-                reason,
-            )
+            self._log_retry(method, url, wait, attempt, reason)
             await self._sleep(wait)
+
+    def _after_status(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        attempt: int,
+    ) -> tuple[float, str]:
+        """The wait before retrying an error status, or raise its error."""
+        error = _wire.decipher_error(status, headers, body, method=method, url=self._shown(url))
+        wait = self._retry.after_status(method, status, headers, error.detail, attempt)
+        if wait is None:
+            raise error
+        return wait, f"status {status}"
+
+    def _after_failure(
+        self, method: str, failure: TransportError, attempt: int
+    ) -> tuple[float, str]:
+        """The wait before retrying a transport failure, or raise it."""
+        wait = self._retry.after_transport_error(method, failure, attempt)
+        if wait is None:
+            raise failure
+        return wait, type(failure.__cause__ or failure).__name__
+
+    def _log_retry(self, method: str, url: str, wait: float, attempt: int, reason: str) -> None:
+        log.info(
+            "retrying %s %s in %.2f s (attempt %d of %d) after %s",
+            method,
+            self._shown(url),
+            wait,
+            attempt + 1,
+            self._retry.max_retries + 1,
+            reason,
+        )
 
     async def _call(
         self,
@@ -400,48 +422,50 @@ class AsyncPostHog:
         """Open a streamed GET holding one permit until the caller's block exits.
 
         Non-success statuses raise the status error with the body read; the connection is
-        then closed. Retries apply only until the first response byte.
+        then closed. The same retry policy as :meth:`_send` applies, but only until the
+        response starts: once events flow, a retry would replay the whole stream.
         """
         semaphore = self._bind_loop()
         url = self.url_for(path)
         # The body is consumed as sent (no decompression), so no compression is offered.
-        headers = {"Accept": accept, "Accept-Encoding": "identity", **self._auth_headers}
+        headers = {"Accept": accept, "Accept-Encoding": "identity"}
         limits = self._timeout_for(timeout)
-        retry = self._retry
+        limiter = self._limiter
         attempt = 0
         while True:
             await semaphore.acquire()
+            resp: StreamResponse | None = None
             try:
-                await self._admit()
-                resp = await self._transport.open_stream(
-                    "GET", url, headers=headers, params=params, timeout=limits
-                )
+                if limiter is not None:
+                    await limiter.begin()
+                try:
+                    resp = await self._transport.open_stream(
+                        "GET", url, headers=headers, params=params, timeout=limits
+                    )
+                finally:
+                    # The server counts the request when it arrives: by the time the status
+                    # line is back it has been counted, so the stream stops being in flight.
+                    if limiter is not None:
+                        limiter.end()
             except TransportError as exc:
                 semaphore.release()
-                if not retry.should_retry_transport("GET", exc, attempt):
-                    raise
-                wait = retry.wait_for(attempt, None)
-                attempt += 1
-                await self._sleep(wait)
-                continue
+                wait, reason = self._after_failure("GET", exc, attempt)
             except BaseException:
                 semaphore.release()
                 raise
-            if resp.status < 300:
-                break
-            try:
-                body = await resp.read()
-            finally:
-                resp.close()
-                semaphore.release()
-            error = _wire.decipher_error(resp.status, resp.headers, body, method="GET", url=url)
-            if not retry.should_retry_status("GET", resp.status, resp.headers, attempt):
-                raise error
-            requested = retry.requested_wait(resp.headers, error.detail)
-            if requested is not None and requested > retry.max_wait:
-                raise error
-            wait = retry.wait_for(attempt, requested)
+            else:
+                if resp.status < 300:
+                    break
+                try:
+                    body = await resp.read()
+                finally:
+                    resp.close()
+                    semaphore.release()
+                wait, reason = self._after_status(
+                    "GET", url, resp.status, resp.headers, body, attempt
+                )
             attempt += 1
+            self._log_retry("GET", url, wait, attempt, reason)
             await self._sleep(wait)
         try:
             yield resp

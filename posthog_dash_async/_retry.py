@@ -112,19 +112,3 @@ class RetryPolicy:
         if requested > self.max_wait:
             return None
         return requested
-
-    # --- the earlier, separate steps (still used by the tile stream's loop) ---------------
-
-    def should_retry_transport(self, method: str, exc: TransportError, attempt: int) -> bool:
-        return self.attempts_left(attempt) and self.is_retryable_transport(method, exc)
-
-    def should_retry_status(
-        self, method: str, status: int, headers: Mapping[str, str], attempt: int
-    ) -> bool:
-        return self.attempts_left(attempt) and self.is_retryable_status(method, status, headers)
-
-    def wait_for(self, attempt: int, requested: float | None) -> float:
-        """Seconds to sleep before the next attempt: the server's wish, else the backoff."""
-        if requested is not None:
-            return requested
-        return self.backoff(attempt)

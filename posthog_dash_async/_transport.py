@@ -7,6 +7,7 @@ Above this boundary everything is plain values: a status, headers, body bytes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import platform
 import sys
 from collections.abc import Mapping
@@ -88,7 +89,8 @@ class Response:
     body: bytes
 
 
-def _client_timeout(timeout: Timeout, *, stream: bool) -> aiohttp.ClientTimeout:
+@functools.lru_cache(maxsize=32)
+def _client_timeout(timeout: Timeout, stream: bool) -> aiohttp.ClientTimeout:
     # aiohttp's `connect` also counts the wait for a pooled connection; waiting for capacity
     # must not eat into a request's budget, so only the socket connect is bounded.
     if stream:
@@ -202,18 +204,30 @@ class StreamResponse:
 
 
 class Transport:
-    """One aiohttp session (created lazily, in the running loop) and the calls over it."""
+    """One aiohttp session (created lazily, in the running loop) and the calls over it.
+
+    ``headers`` go with every request. On a session the transport creates they are the
+    session's defaults, so a plain call passes no headers of its own (aiohttp then has
+    nothing to merge); on a caller's session they are added to each request.
+    """
 
     def __init__(
         self,
         *,
         max_connections: int,
         session: aiohttp.ClientSession | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._max_connections = max_connections
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        self._base_headers: dict[str, str] = {"User-Agent": USER_AGENT, **(headers or {})}
+
+    def _headers(self, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        if self._owns_session:
+            return extra
+        return {**self._base_headers, **extra} if extra else self._base_headers
 
     @property
     def owns_session(self) -> bool:
@@ -232,7 +246,7 @@ class Transport:
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
             session = aiohttp.ClientSession(
                 connector=connector,
-                headers={"User-Agent": USER_AGENT},
+                headers=self._base_headers,
                 # Redirects would carry the Authorization header to wherever they point;
                 # PostHog never redirects API calls (APPEND_SLASH is off).
                 raise_for_status=False,
@@ -245,12 +259,15 @@ class Transport:
         method: str,
         url: str,
         *,
-        headers: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
         params: Any = None,
         body: bytes | None = None,
         timeout: Timeout,
     ) -> Response:
-        """Send one request and read the whole response."""
+        """Send one request and read the whole response.
+
+        ``headers`` are those this request needs beyond the transport's own.
+        """
         session = self._get_session()
         started = False
         try:
@@ -259,8 +276,8 @@ class Transport:
                 url,
                 params=params,
                 data=body,
-                headers=headers,
-                timeout=_client_timeout(timeout, stream=False),
+                headers=self._headers(headers),
+                timeout=_client_timeout(timeout, False),
                 allow_redirects=False,
             ) as resp:
                 started = True
@@ -274,7 +291,7 @@ class Transport:
         method: str,
         url: str,
         *,
-        headers: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
         params: Any = None,
         timeout: Timeout,
     ) -> StreamResponse:
@@ -285,8 +302,8 @@ class Transport:
                 method,
                 url,
                 params=params,
-                headers=headers,
-                timeout=_client_timeout(timeout, stream=True),
+                headers=self._headers(headers),
+                timeout=_client_timeout(timeout, True),
                 allow_redirects=False,
                 # The stream is consumed as-is; PostHog never compresses it.
                 auto_decompress=False,
