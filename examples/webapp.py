@@ -139,23 +139,12 @@ async def get_dashboard(request: web.Request) -> web.Response:
     return _json(dashboard)
 
 
-def event_payload(event: pda.StreamEvent) -> dict[str, Any]:
-    """A typed event back into the server's wire shape (``type`` first)."""
-    match event:
-        case pda.MetadataEvent():
-            kind = "metadata"
-        case pda.TileEvent():
-            kind = "tile"
-        case pda.TileErrorEvent():
-            kind = "error"
-        case pda.CompleteEvent():
-            kind = "complete"
-        case pda.UnknownEvent(type=unknown_type, raw=raw):
-            return raw if isinstance(raw, dict) else {"type": unknown_type, "raw": raw}
-        case _:
-            kind = "unknown"
-    fields: dict[str, Any] = msgspec.to_builtins(event)
-    return {"type": kind, **fields}
+def event_payload(event: pda.StreamEvent) -> Any:
+    """A typed event back in the server's wire shape: known events encode with their
+    ``type`` tag; an unknown one is passed on as it came."""
+    if isinstance(event, pda.UnknownEvent):
+        return event.raw if isinstance(event.raw, dict) else {"type": event.type, "raw": event.raw}
+    return event
 
 
 async def stream_dashboard(request: web.Request) -> web.StreamResponse:
@@ -170,16 +159,17 @@ async def stream_dashboard(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
 
-    async def send(payload: dict[str, Any]) -> None:
+    async def send(payload: Any) -> None:
         await response.write(b"data: " + msgspec.json.encode(payload) + b"\n\n")
 
     try:
         async with ph.dashboards.stream_tiles(dashboard_id) as stream:
             async for event in stream:
-                payload = event_payload(event)
                 if isinstance(event, pda.CompleteEvent):
-                    payload["fallback_used"] = stream.fallback_used
-                await send(payload)
+                    # The page says whether PostHog streamed or the SDK fell back to a GET.
+                    await send({"type": "complete", "fallback_used": stream.fallback_used})
+                else:
+                    await send(event_payload(event))
     except pda.PostHogError as exc:
         try:
             await send({"type": "error", "error": str(exc), "kind": type(exc).__name__})

@@ -309,29 +309,32 @@ class Page(_Model, Generic[T], frozen=True):
 
 
 # --- tile stream events ---------------------------------------------------------------
+# The known events are tagged with the server's ``type``, so ``msgspec.json.encode(event)``
+# gives back the wire shape (``{"type": "tile", "order": 2, "tile": {...}}``): relaying a
+# stream takes no mapping code. ``UnknownEvent.raw`` is already the wire shape.
 
 
-class MetadataEvent(_Model, frozen=True):
+class MetadataEvent(_Model, frozen=True, tag_field="type", tag="metadata"):
     """First event of a tile stream: the dashboard, whose ``tiles`` hold the first ≤ 2 tiles."""
 
     dashboard: Dashboard
 
 
-class TileEvent(_Model, frozen=True):
+class TileEvent(_Model, frozen=True, tag_field="type", tag="tile"):
     """One tile, in stream order (``order`` counts on from the metadata's tiles)."""
 
     order: int
     tile: Tile
 
 
-class TileErrorEvent(_Model, frozen=True):
+class TileErrorEvent(_Model, frozen=True, tag_field="type", tag="error"):
     """A tile that failed to serialize; the stream goes on."""
 
     tile_id: int
     error: str
 
 
-class CompleteEvent(_Model, frozen=True):
+class CompleteEvent(_Model, frozen=True, tag_field="type", tag="complete"):
     """Last event of a successful stream."""
 
 

@@ -29,11 +29,7 @@ from ..errors import (
     UnsupportedForApiKeyError,
 )
 from ..models import (
-    CompleteEvent,
-    MetadataEvent,
     StreamEvent,
-    TileErrorEvent,
-    TileEvent,
     UnknownEvent,
     User,
 )
@@ -185,24 +181,13 @@ def to_json(value: Any) -> str:
 
 
 def event_json(event: StreamEvent) -> str:
-    """A stream event as the server framed it: a JSON object whose ``type`` comes first."""
-    kind: str
-    if isinstance(event, MetadataEvent):
-        kind = "metadata"
-    elif isinstance(event, TileEvent):
-        kind = "tile"
-    elif isinstance(event, TileErrorEvent):
-        kind = "error"
-    elif isinstance(event, CompleteEvent):
-        kind = "complete"
-    elif isinstance(event, UnknownEvent):
+    """A stream event as the server framed it: known events encode with their ``type`` tag
+    first; an unknown one is shown as it came."""
+    if isinstance(event, UnknownEvent):
         if isinstance(event.raw, dict):
             return to_json(event.raw)
         return to_json({"type": event.type or "unknown", "raw": event.raw})
-    else:  # pragma: no cover - the union is exhaustive
-        kind = "unknown"
-    fields = msgspec.to_builtins(event)
-    return to_json({"type": kind, **fields})
+    return to_json(event)
 
 
 # --- the streams --------------------------------------------------------------------------
