@@ -332,17 +332,17 @@ class AsyncPostHog:
         self,
         method: str,
         path: str,
-        decoder: msgspec.json.Decoder[T],
+        decode: Callable[[bytes], T],
         *,
         params: Any = None,
         json: Any = _wire.UNSET,
         timeout: Timeout | float | None = None,
     ) -> T:
-        """Send a JSON call and decode the body into ``decoder``'s type."""
+        """Send a call (``json``, unless ``UNSET``, as its body) and ``decode`` the answer."""
         body = None if json is _wire.UNSET else _wire.encode_json(json)
         resp = await self._send(method, path, params=params, body=body, timeout=timeout)
         try:
-            return decoder.decode(resp.body)
+            return decode(resp.body)
         except msgspec.DecodeError as exc:
             shown = self._shown(self.url_for(path))
             raise APIConnectionError(
@@ -350,18 +350,6 @@ class AsyncPostHog:
                 method=method,
                 url=shown,
             ) from exc
-
-    async def _call_empty(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json: Any = _wire.UNSET,
-        timeout: Timeout | float | None = None,
-    ) -> None:
-        body = None if json is _wire.UNSET else _wire.encode_json(json)
-        await self._send(method, path, params=params, body=body, timeout=timeout)
 
     async def request(
         self,
@@ -398,17 +386,14 @@ class AsyncPostHog:
                     query.extend((str(key), _wire.join_query_value(v)) for v in value)
                 else:
                     query.append((str(key), _wire.join_query_value(value)))
-        body = None if json is None else _wire.encode_json(json)
-        resp = await self._send(method.upper(), path, params=query, body=body, timeout=timeout)
-        try:
-            return _wire.decode_any(resp.body)
-        except msgspec.DecodeError as exc:
-            shown = self._shown(self.url_for(path))
-            raise APIConnectionError(
-                f"{method.upper()} {shown}: the response is not JSON: {exc}",
-                method=method.upper(),
-                url=shown,
-            ) from exc
+        return await self._call(
+            method.upper(),
+            path,
+            _wire.decode_any,
+            params=query,
+            json=_wire.UNSET if json is None else json,
+            timeout=timeout,
+        )
 
     @asynccontextmanager
     async def _stream(

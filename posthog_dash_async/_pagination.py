@@ -17,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING
-
-import msgspec
 
 from ._config import Timeout
 from ._wire import plan_offsets
@@ -38,7 +36,7 @@ _PATH = "dashboards/"
 
 async def iterate_dashboards(
     client: AsyncPostHog,
-    decoder: msgspec.json.Decoder[Page[DashboardSummary]],
+    decode: Callable[[bytes], Page[DashboardSummary]],
     params: list[tuple[str, str]],
     page_size: int,
     timeout: Timeout | float | None,
@@ -49,7 +47,7 @@ async def iterate_dashboards(
         query = [*filters, ("limit", str(limit))]
         if offset:
             query.append(("offset", str(offset)))
-        return await client._call("GET", _PATH, decoder, params=query, timeout=timeout)
+        return await client._call("GET", _PATH, decode, params=query, timeout=timeout)
 
     seen: set[int] = set()
 

@@ -56,6 +56,11 @@ def encode_json(value: Any) -> bytes:
         raise errors.InvalidArgumentError(f"value is not JSON-serializable: {exc}") from None
 
 
+def ignore_body(body: bytes) -> None:
+    """For calls answered without content (204)."""
+    return None
+
+
 def decode_any(body: bytes) -> Any:
     """Plain Python data for a JSON body, ``None`` for an empty one."""
     if not body:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+from .. import _wire
 from .._config import Timeout
 from .._wire import check_choice, check_id, check_uuid
 from ..models import Collaborator
@@ -39,7 +40,10 @@ class Collaborators:
         """All collaborators of a dashboard (the server returns a plain array, no pages)."""
         check_id("dashboard_id", dashboard_id)
         return await self._client._call(
-            "GET", f"dashboards/{dashboard_id}/collaborators/", _collaborators, timeout=timeout
+            "GET",
+            f"dashboards/{dashboard_id}/collaborators/",
+            _collaborators.decode,
+            timeout=timeout,
         )
 
     async def add(
@@ -58,7 +62,7 @@ class Collaborators:
         return await self._client._call(
             "POST",
             f"dashboards/{dashboard_id}/collaborators/",
-            _collaborator,
+            _collaborator.decode,
             json={"user_uuid": user, "level": level},
             timeout=timeout,
         )
@@ -69,6 +73,9 @@ class Collaborators:
         """Take a user's explicit rights away: ``DELETE .../collaborators/{user_uuid}/`` (204)."""
         check_id("dashboard_id", dashboard_id)
         user = check_uuid("user_uuid", user_uuid)
-        await self._client._call_empty(
-            "DELETE", f"dashboards/{dashboard_id}/collaborators/{user}/", timeout=timeout
+        await self._client._call(
+            "DELETE",
+            f"dashboards/{dashboard_id}/collaborators/{user}/",
+            _wire.ignore_body,
+            timeout=timeout,
         )

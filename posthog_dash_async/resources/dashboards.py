@@ -170,7 +170,9 @@ class Dashboards:
             creation_mode=creation_mode,
             search=search,
         )
-        return await self._client._call("GET", "dashboards/", _page, params=params, timeout=timeout)
+        return await self._client._call(
+            "GET", "dashboards/", _page.decode, params=params, timeout=timeout
+        )
 
     def iter(
         self,
@@ -195,7 +197,7 @@ class Dashboards:
             creation_mode=creation_mode,
             search=search,
         )
-        return iterate_dashboards(self._client, _page, params, page_size, timeout)
+        return iterate_dashboards(self._client, _page.decode, params, page_size, timeout)
 
     async def get(
         self,
@@ -234,7 +236,11 @@ class Dashboards:
                 )
             )
         return await self._client._call(
-            "GET", f"dashboards/{dashboard_id}/", _dashboard, params=params or None, timeout=timeout
+            "GET",
+            f"dashboards/{dashboard_id}/",
+            _dashboard.decode,
+            params=params or None,
+            timeout=timeout,
         )
 
     # --- writing ------------------------------------------------------------------------
@@ -295,7 +301,7 @@ class Dashboards:
         if create_in_folder is not UNSET:
             check_type("create_in_folder", create_in_folder, str, "a folder path string")
         return await self._client._call(
-            "POST", "dashboards/", _dashboard, json=_wire.body_from(fields), timeout=timeout
+            "POST", "dashboards/", _dashboard.decode, json=_wire.body_from(fields), timeout=timeout
         )
 
     async def update(
@@ -348,7 +354,7 @@ class Dashboards:
         if not body:
             raise InvalidArgumentError("update() needs at least one field to change")
         return await self._client._call(
-            "PATCH", f"dashboards/{dashboard_id}/", _dashboard, json=body, timeout=timeout
+            "PATCH", f"dashboards/{dashboard_id}/", _dashboard.decode, json=body, timeout=timeout
         )
 
     async def delete(
@@ -364,7 +370,7 @@ class Dashboards:
         if delete_insights:
             body["delete_insights"] = True
         return await self._client._call(
-            "PATCH", f"dashboards/{dashboard_id}/", _dashboard, json=body, timeout=timeout
+            "PATCH", f"dashboards/{dashboard_id}/", _dashboard.decode, json=body, timeout=timeout
         )
 
     async def restore(self, dashboard_id: int, *, timeout: TimeoutArg = None) -> Dashboard:
@@ -373,7 +379,7 @@ class Dashboards:
         return await self._client._call(
             "PATCH",
             f"dashboards/{dashboard_id}/",
-            _dashboard,
+            _dashboard.decode,
             json={"deleted": False},
             timeout=timeout,
         )
@@ -395,7 +401,11 @@ class Dashboards:
             raise InvalidArgumentError("to_dashboard must differ from dashboard_id")
         body = {"tile": {"id": tile_id}, "toDashboard": to_dashboard, "to_dashboard": to_dashboard}
         return await self._client._call(
-            "PATCH", f"dashboards/{dashboard_id}/move_tile/", _dashboard, json=body, timeout=timeout
+            "PATCH",
+            f"dashboards/{dashboard_id}/move_tile/",
+            _dashboard.decode,
+            json=body,
+            timeout=timeout,
         )
 
     def stream_tiles(
@@ -449,7 +459,7 @@ class Dashboards:
         return await self._client._call(
             "POST",
             "dashboards/create_from_template_json/",
-            _dashboard,
+            _dashboard.decode,
             json=body,
             timeout=timeout,
         )

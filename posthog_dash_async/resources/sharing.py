@@ -34,7 +34,7 @@ class Sharing:
         the server shows a new unsaved ``access_token`` on every read."""
         check_id("dashboard_id", dashboard_id)
         return await self._client._call(
-            "GET", f"dashboards/{dashboard_id}/sharing/", _sharing, timeout=timeout
+            "GET", f"dashboards/{dashboard_id}/sharing/", _sharing.decode, timeout=timeout
         )
 
     async def update(
@@ -62,7 +62,11 @@ class Sharing:
         if not body:
             raise InvalidArgumentError("sharing.update() needs at least one field to change")
         return await self._client._call(
-            "PATCH", f"dashboards/{dashboard_id}/sharing/", _sharing, json=body, timeout=timeout
+            "PATCH",
+            f"dashboards/{dashboard_id}/sharing/",
+            _sharing.decode,
+            json=body,
+            timeout=timeout,
         )
 
     async def refresh(
@@ -72,5 +76,5 @@ class Sharing:
         for a short grace period on the server."""
         check_id("dashboard_id", dashboard_id)
         return await self._client._call(
-            "POST", f"dashboards/{dashboard_id}/sharing/refresh/", _sharing, timeout=timeout
+            "POST", f"dashboards/{dashboard_id}/sharing/refresh/", _sharing.decode, timeout=timeout
         )
