@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +16,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 import posthog_dash_async as pda
+from posthog_dash_async.testing import FakePostHog
 
 API_KEY = "phx_TestOnlyKey0123456789abcdefXYZ"
 PROJECT = 42
@@ -183,3 +185,17 @@ async def recorder() -> AsyncIterator[RecordingServer]:
 async def ph(recorder: RecordingServer) -> AsyncIterator[pda.AsyncPostHog]:
     async with make_client(recorder) as client:
         yield client
+
+
+@asynccontextmanager
+async def connect(server: FakePostHog, **options: Any) -> AsyncIterator[pda.AsyncPostHog]:
+    """One client for ``server``; the client-side limiter is off unless ``options`` say so."""
+    settings: dict[str, Any] = {
+        "api_key": server.api_key,
+        "host": server.url,
+        "project_id": server.project_id,
+        "rate_limit": None,
+    }
+    settings.update(options)
+    async with pda.AsyncPostHog(**settings) as ph:
+        yield ph

@@ -10,11 +10,10 @@ retries in ``test_integration_errors.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from conftest import connect
 
 import posthog_dash_async as pda
 from posthog_dash_async.testing import FakePostHog, RecordedRequest
@@ -25,20 +24,6 @@ LISTED = [415, 412, 450, 377, 420, 388, 401, 433]
 LENA = "018d7e21-4b6a-7c3f-9e12-0a4b8c6d2f90"  # member with project access
 SAM = "018e0b93-2c7d-7f45-8a31-5d9e7b1c4a26"  # in the organisation, no project access
 PRIYA = "0189f2c1-7d3e-7a10-8a5e-6b1f0c2d4e71"  # the key's owner
-
-
-@asynccontextmanager
-async def connect(server: FakePostHog, **options: Any) -> AsyncIterator[pda.AsyncPostHog]:
-    """One client for ``server``; the client-side limiter is off unless ``options`` say so."""
-    settings: dict[str, Any] = {
-        "api_key": server.api_key,
-        "host": server.url,
-        "project_id": server.project_id,
-        "rate_limit": None,
-    }
-    settings.update(options)
-    async with pda.AsyncPostHog(**settings) as ph:
-        yield ph
 
 
 def only(server: FakePostHog, method: str, path: str) -> RecordedRequest:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from conftest import connect
 
 import posthog_dash_async as pda
 from posthog_dash_async.testing import FakePostHog
@@ -22,20 +21,6 @@ from posthog_dash_async.testing import FakePostHog
 BASE = "/api/projects/42/dashboards/"
 #: Short enough to keep backoff between retries negligible, long enough to be a real sleep.
 QUICK_RETRIES: dict[str, Any] = {"max_retries": 2, "max_retry_wait": 0.05}
-
-
-@asynccontextmanager
-async def connect(server: FakePostHog, **options: Any) -> AsyncIterator[pda.AsyncPostHog]:
-    """One client for ``server``; the client-side limiter is off unless ``options`` say so."""
-    settings: dict[str, Any] = {
-        "api_key": server.api_key,
-        "host": server.url,
-        "project_id": server.project_id,
-        "rate_limit": None,
-    }
-    settings.update(options)
-    async with pda.AsyncPostHog(**settings) as ph:
-        yield ph
 
 
 def calls(server: FakePostHog) -> list[tuple[str, str, int | None, str | None]]:

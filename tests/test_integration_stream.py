@@ -9,11 +9,10 @@ on servers started with ``allow_pak_on_unscoped_actions=True`` (or, for ``move_t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from conftest import connect
 
 import posthog_dash_async as pda
 from posthog_dash_async.testing import FakePostHog, RecordedRequest, text_tile, trends_tile
@@ -44,20 +43,6 @@ TEMPLATE: dict[str, Any] = {
         },
     ],
 }
-
-
-@asynccontextmanager
-async def connect(server: FakePostHog, **options: Any) -> AsyncIterator[pda.AsyncPostHog]:
-    """One client for ``server``; the client-side limiter is off unless ``options`` say so."""
-    settings: dict[str, Any] = {
-        "api_key": server.api_key,
-        "host": server.url,
-        "project_id": server.project_id,
-        "rate_limit": None,
-    }
-    settings.update(options)
-    async with pda.AsyncPostHog(**settings) as ph:
-        yield ph
 
 
 async def read_into(stream: pda.TileStream, seen: list[pda.StreamEvent]) -> None:
