@@ -215,6 +215,15 @@ class AsyncPostHog:
             url = url.replace(key.get(), "***")
         return url
 
+    def _scrubbed(self, body: bytes) -> bytes:
+        """An error body as exceptions keep it: without anything shaped like a key, nor this
+        client's own key, should the server (or a proxy) have echoed it back."""
+        body = _wire.redact_bytes(body)
+        key = self._settings.api_key
+        if key is not None and len(key.get()) >= 8:
+            body = body.replace(key.get().encode(), b"***")
+        return body
+
     async def _send(
         self,
         method: str,
@@ -302,7 +311,9 @@ class AsyncPostHog:
         attempt: int,
     ) -> tuple[float, str]:
         """The wait before retrying an error status, or raise its error."""
-        error = _wire.decipher_error(status, headers, body, method=method, url=self._shown(url))
+        error = _wire.decipher_error(
+            status, headers, self._scrubbed(body), method=method, url=self._shown(url)
+        )
         wait = self._retry.after_status(method, status, headers, error.detail, attempt)
         if wait is None:
             raise error

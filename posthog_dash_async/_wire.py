@@ -40,9 +40,17 @@ _encoder = msgspec.json.Encoder()
 _KEY_RE: Final = re.compile(r"ph[xa]_[A-Za-z0-9_\-]{6,}")
 
 
+_KEY_BYTES_RE: Final = re.compile(rb"ph[xa]_[A-Za-z0-9_\-]{6,}")
+
+
 def redact(text: str) -> str:
     """Hide anything that looks like a PostHog personal API key or OAuth token."""
     return _KEY_RE.sub(lambda m: m.group(0)[:4] + "***", text)
+
+
+def redact_bytes(body: bytes) -> bytes:
+    """:func:`redact` for a response body a server may have echoed a key into."""
+    return _KEY_BYTES_RE.sub(lambda m: m.group(0)[:4] + b"***", body)
 
 
 _any_decoder = msgspec.json.Decoder()

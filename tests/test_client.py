@@ -520,3 +520,26 @@ async def test_refused_path_with_the_key_is_not_echoed(
         await ph.request("GET", f"https://us.posthog.com/api/?personal_api_key={API_KEY}")
     assert API_KEY not in str(info.value)
     assert recorder.requests == []
+
+
+@pytest.mark.parametrize("echo", [API_KEY, "custom-token-0123456789"], ids=["phx-key", "other-key"])
+async def test_key_echoed_by_the_server_is_kept_out_of_the_error(
+    recorder: RecordingServer, echo: str
+) -> None:
+    # A proxy or server that repeats the Authorization value back in its error body must
+    # not put the key into the exception's detail, body, message or pickle.
+    recorder.reply(
+        "GET",
+        "dashboards/12/",
+        status=400,
+        json={"type": "validation_error", "code": "invalid_input", "detail": f"bad {echo}"},
+    )
+    async with make_client(recorder, api_key=echo) as client:
+        with pytest.raises(pda.BadRequestError) as info:
+            await client.dashboards.get(12)
+    error = info.value
+    shown = [str(error), repr(error), error.detail or "", repr(error.body)]
+    shown.append(repr(pickle.dumps(error)))
+    assert all(echo not in text for text in shown)
+    assert error.detail is not None
+    assert error.detail.startswith("bad ")
