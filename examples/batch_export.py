@@ -80,8 +80,14 @@ async def read_dashboard(ph: pda.AsyncPostHog, dashboard_id: int) -> tuple[pda.D
     stream = ph.dashboards.stream_tiles(dashboard_id)
     try:
         dashboard = await stream.collect()
-    except (pda.StreamError, pda.StreamIncompleteError, pda.EventTooLargeError):
-        # The stream broke after it started (no resume exists): read it in one request.
+    except (
+        pda.StreamError,
+        pda.StreamIncompleteError,
+        pda.EventTooLargeError,
+        pda.APIConnectionError,
+    ):
+        # The stream broke after it started (the connection dropped or went silent, or the
+        # server gave up; no resume exists): read the dashboard in one request instead.
         return await ph.dashboards.get(dashboard_id), "get (stream broke)"
     return dashboard, "get (stream refused)" if stream.fallback_used else "stream"
 
