@@ -12,6 +12,7 @@ async with pda.AsyncPostHog() as ph:
 from ._client import AsyncPostHog
 from ._config import RateLimit, Timeout
 from ._streaming import TileStream
+from ._version import __version__
 from ._wire import UNSET
 from .errors import (
     APIConnectionError,
@@ -55,8 +56,6 @@ from .models import (
     UnknownEvent,
     User,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "UNSET",

@@ -17,20 +17,14 @@ from typing import Any
 import aiohttp
 
 from ._config import Timeout
+from ._version import __version__
 from ._wire import redact
 from .errors import APIConnectionError, APITimeoutError, ClientStateError
 
 __all__ = ["Response", "StreamResponse", "Transport", "TransportError"]
 
-try:
-    from importlib.metadata import version as _pkg_version
-
-    _VERSION = _pkg_version("posthog-dash-async")
-except Exception:  # pragma: no cover - running from a source tree without metadata
-    _VERSION = "0"
-
 USER_AGENT = (
-    f"posthog-dash-async/{_VERSION} aiohttp/{aiohttp.__version__} "
+    f"posthog-dash-async/{__version__} aiohttp/{aiohttp.__version__} "
     f"{platform.python_implementation()}/{sys.version_info[0]}.{sys.version_info[1]}"
 )
 
