@@ -22,19 +22,20 @@ API_KEY = "phx_TestOnlyKey0123456789abcdefXYZ"
 PROJECT = 42
 BASE = f"/api/projects/{PROJECT}/"
 
-_FIXTURE_DIRS = (
-    Path(__file__).parent / "fixtures",
-    Path("/work/shared/spec/fixtures"),
-)
+#: The spec's example payloads and SSE transcript (see fixtures/README.md).
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def fixture_path(name: str) -> Path:
-    """The path of a spec fixture file (a copy under ``tests/fixtures`` wins)."""
-    for folder in _FIXTURE_DIRS:
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
-    pytest.fail(f"fixture {name!r} not found in {[str(d) for d in _FIXTURE_DIRS]}")
+    """The path of a spec fixture file."""
+    path = FIXTURES / name
+    if not path.is_file():
+        pytest.fail(f"fixture {name!r} not found in {FIXTURES}")
+    return path
+
+
+def fixture_bytes(name: str) -> bytes:
+    return fixture_path(name).read_bytes()
 
 
 def load_fixture(name: str) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from conftest import fixture_bytes
 
 import posthog_dash_async as pda
 from posthog_dash_async._cli.live import AppendPainter, RedrawPainter, show_stream
@@ -53,16 +54,8 @@ from posthog_dash_async._cli.render import Series as TrendSeries
 from posthog_dash_async.cli import main
 from posthog_dash_async.testing import FakePostHog
 
-FIXTURES = (Path(__file__).parent / "fixtures", Path("/work/shared/spec/fixtures"))
 LENA_UUID = "018d7e21-4b6a-7c3f-9e12-0a4b8c6d2f90"
 LISTED = {415, 412, 450, 377, 420, 388, 401, 433}
-
-
-def fixture_bytes(name: str) -> bytes:
-    for folder in FIXTURES:
-        if (folder / name).is_file():
-            return (folder / name).read_bytes()
-    pytest.fail(f"fixture {name} not found")
 
 
 def fixture_dashboard() -> pda.Dashboard:

@@ -10,29 +10,21 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from conftest import load_fixture
 from multidict import CIMultiDictProxy
 
 from posthog_dash_async.testing import FakePostHog, funnel_tile, number_tile, text_tile, trends_tile
 
-FIXTURES = (Path(__file__).parent / "fixtures", Path("/work/shared/spec/fixtures"))
 LENA_UUID = "018d7e21-4b6a-7c3f-9e12-0a4b8c6d2f90"
 SAM_UUID = "018e0b93-2c7d-7f45-8a31-5d9e7b1c4a26"
 ALEX_UUID = "018e5c40-9d12-7b8e-b6f3-2e7a9c0d5b14"
 PRIYA_UUID = "0189f2c1-7d3e-7a10-8a5e-6b1f0c2d4e71"
 TOMAS_UUID = "018c4a9e-33b1-7c02-b2f4-59e0d6a1c8f3"
 DEFAULT_ORDER = [415, 412, 450, 377, 420, 388, 401, 433]
-
-
-def fixture(name: str) -> Any:
-    for folder in FIXTURES:
-        if (folder / name).is_file():
-            return json.loads((folder / name).read_text(encoding="utf-8"))
-    pytest.fail(f"fixture {name} not found")
 
 
 def error(status_type: str, code: str, detail: str, attr: str | None = None) -> dict[str, Any]:
@@ -138,11 +130,11 @@ async def test_missing_credentials_401(api: Api) -> None:
     reply = await api.get("dashboards/", key=None)
     assert reply.status == 401
     assert reply.headers["Content-Type"] == "application/json"
-    assert reply.json() == fixture("error_examples.json")["missing_credentials"]["body"]
+    assert reply.json() == load_fixture("error_examples.json")["missing_credentials"]["body"]
 
 
 async def test_invalid_and_inactive_keys_401(api: Api, server: FakePostHog) -> None:
-    expected = fixture("error_examples.json")["invalid_personal_api_key"]["body"]
+    expected = load_fixture("error_examples.json")["invalid_personal_api_key"]["body"]
     reply = await api.get("dashboards/", key="phx_not_a_key")
     assert (reply.status, reply.json()) == (401, expected)
     inactive = server.add_key("phx_alex", user_id=1133)
@@ -251,7 +243,7 @@ async def test_content_negotiation_and_format(api: Api) -> None:
 
 async def test_method_not_allowed_json(api: Api) -> None:
     reply = await api.call("PATCH", f"dashboards/415/collaborators/{LENA_UUID}/")
-    expected = fixture("error_examples.json")["collaborator_patch_not_allowed"]["body"]
+    expected = load_fixture("error_examples.json")["collaborator_patch_not_allowed"]["body"]
     assert (reply.status, reply.json()) == (405, expected)
     reply = await api.post("dashboards/412/")
     assert reply.json()["detail"] == 'Method "POST" not allowed.'
@@ -264,7 +256,7 @@ async def test_method_not_allowed_json(api: Api) -> None:
 async def test_list_page_matches_fixture(api: Api, server: FakePostHog) -> None:
     reply = await api.get("dashboards/?exclude_generated=true&limit=3")
     page = reply.json()
-    expected = fixture("dashboards_list_page.json")
+    expected = load_fixture("dashboards_list_page.json")
     assert page["next"] == (
         f"{server.url}/api/projects/42/dashboards/?exclude_generated=true&limit=3&offset=3"
     )
@@ -364,7 +356,7 @@ async def test_retrieve_matches_fixture_and_bumps_last_accessed() -> None:
     async with FakePostHog(now=lambda: fixed) as server, aiohttp.ClientSession() as session:
         api = Api(server, session)
         detail = (await api.get("dashboards/412/")).json()
-        expected = fixture("dashboard_detail.json")
+        expected = load_fixture("dashboard_detail.json")
         assert detail["last_accessed_at"] == "2026-01-02T03:04:05Z"
         expected["last_accessed_at"] = detail["last_accessed_at"]
         assert detail == expected
@@ -438,23 +430,23 @@ async def test_create_with_form_body(api: Api) -> None:
             {"name": "x" * 401},
             invalid("Ensure this field has no more than 400 characters.", "name", "max_length"),
         ),
-        ({"restriction_level": 99}, fixture("error_validation_400.json")),
+        ({"restriction_level": 99}, load_fixture("error_validation_400.json")),
         ({"pinned": "maybe"}, invalid("Must be a valid boolean.", "pinned")),
         ({"description": None}, invalid("This field may not be null.", "description", "null")),
         ({"filters": "date_from=-7d"}, invalid("Filters must be a dictionary")),
         (
             {"use_template": "QUARTERLY_REVIEW"},
-            fixture("error_examples.json")["unknown_template_key"]["body"],
+            load_fixture("error_examples.json")["unknown_template_key"]["body"],
         ),
         (
             {"use_dashboard": 999999},
-            fixture("error_examples.json")["duplicate_source_missing"]["body"],
+            load_fixture("error_examples.json")["duplicate_source_missing"]["body"],
         ),
         ({"use_dashboard": 470}, invalid("Invalid value provided", "use_dashboard")),
         ({"use_dashboard": ""}, invalid("A valid integer is required.", "use_dashboard")),
         (
             {"use_dashboard": 412, "use_template": "DEFAULT_APP"},
-            fixture("error_examples.json")["use_template_and_use_dashboard"]["body"],
+            load_fixture("error_examples.json")["use_template_and_use_dashboard"]["body"],
         ),
         (
             {"tags": "growth"},
@@ -579,7 +571,7 @@ async def test_patch_tiles_upsert(api: Api) -> None:
 async def test_patch_tiles_errors(api: Api) -> None:
     long_text = {"tiles": [{"text": {"body": "x" * 4001}}]}
     reply = await api.patch("dashboards/412/", long_text)
-    expected = fixture("error_examples.json")["text_tile_too_long"]["body"]
+    expected = load_fixture("error_examples.json")["text_tile_too_long"]["body"]
     assert (reply.status, reply.json()) == (400, expected)
     reply = await api.patch("dashboards/412/", {"tiles": [{"text": {"id": 99999, "body": "x"}}]})
     assert reply.json() == invalid("Text tile not found.", "text")
@@ -604,7 +596,7 @@ async def test_button_tiles(api: Api) -> None:
 
 async def test_edit_permissions(api: Api, server: FakePostHog) -> None:
     reply = await api.patch("dashboards/415/", {"name": "Mine now"})
-    expected = fixture("error_examples.json")["no_edit_permission"]["body"]
+    expected = load_fixture("error_examples.json")["no_edit_permission"]["body"]
     assert (reply.status, reply.json()) == (403, expected)
     lena = server.add_key(user_id=1102)
     assert (await api.patch("dashboards/415/", {"name": "Billing"}, key=lena)).status == 200
@@ -801,10 +793,10 @@ async def test_collaborators_list(api: Api) -> None:
     items = reply.json()
     assert isinstance(items, list)
     assert [item["user"]["uuid"] for item in items] == [LENA_UUID]
-    assert list(items[0]) == list(fixture("collaborator.json"))
+    assert list(items[0]) == list(load_fixture("collaborator.json"))
     for path in ("dashboards/999999/collaborators/", "dashboards/470/collaborators/"):
         reply = await api.get(path)
-        expected = fixture("error_examples.json")["collaborators_dashboard_not_found"]["body"]
+        expected = load_fixture("error_examples.json")["collaborators_dashboard_not_found"]["body"]
         assert (reply.status, reply.json()) == (404, expected)
 
 
@@ -813,7 +805,7 @@ async def test_collaborator_validation_order(api: Api, server: FakePostHog) -> N
         reply = await api.post(f"dashboards/{dashboard}/collaborators/", body)
         return reply.status, reply.json()
 
-    examples = fixture("error_examples.json")
+    examples = load_fixture("error_examples.json")
     # 1. edit rights come first, even before a malformed body is looked at.
     assert await add(415, {}) == (403, examples["no_edit_permission"]["body"])
     # 2. field errors; ``level`` is declared before ``user_uuid``.
@@ -917,7 +909,7 @@ async def test_sharing_unsaved_config_is_fresh_every_time(api: Api, server: Fake
     )
     assert server.sharing_configuration(388) is None
     saved = (await api.get("dashboards/412/sharing/")).json()
-    assert saved == fixture("sharing_configuration.json")
+    assert saved == load_fixture("sharing_configuration.json")
 
 
 async def test_sharing_patch_and_refresh() -> None:
@@ -954,7 +946,7 @@ async def test_sharing_permissions(api: Api, server: FakePostHog) -> None:
     assert (reply.status, reply.json()["password_required"]) == (200, True)
     server.advanced_permissions = False
     reply = await api.patch("dashboards/401/sharing/", {"password_required": True})
-    expected = fixture("error_examples.json")["sharing_password_requires_feature"]["body"]
+    expected = load_fixture("error_examples.json")["sharing_password_requires_feature"]["body"]
     assert (reply.status, reply.json()) == (403, expected)
     server.advanced_permissions = True
     reply = await api.patch("dashboards/415/sharing/", {"enabled": True})

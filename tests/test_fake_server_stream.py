@@ -7,27 +7,19 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from conftest import fixture_bytes
 from multidict import CIMultiDictProxy
 
 from posthog_dash_async.testing import FakePostHog, text_tile, trends_tile
 
-FIXTURES = (Path(__file__).parent / "fixtures", Path("/work/shared/spec/fixtures"))
 STREAMED_AT = datetime(2025, 11, 3, 9, 52, 8, 207716, tzinfo=timezone.utc)
 TIMEOUT_MESSAGE = (
     "Query exceeded the maximum execution time while computing insight 'Revenue by plan'."
 )
-
-
-def fixture_bytes(name: str) -> bytes:
-    for folder in FIXTURES:
-        if (folder / name).is_file():
-            return (folder / name).read_bytes()
-    pytest.fail(f"fixture {name} not found")
 
 
 def events(body: bytes, newline: bytes = b"\n") -> list[dict[str, Any]]:

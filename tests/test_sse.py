@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import pytest
+from conftest import fixture_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,18 +15,6 @@ from posthog_dash_async._sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, decode_
 from posthog_dash_async.errors import EventTooLargeError, InvalidArgumentError
 
 BOM = b"\xef\xbb\xbf"
-
-_TRANSCRIPT_CANDIDATES = (
-    Path(__file__).parent / "fixtures" / "stream_tiles_transcript.sse",
-    Path("/work/shared/spec/fixtures/stream_tiles_transcript.sse"),
-)
-
-
-def transcript_bytes() -> bytes:
-    for path in _TRANSCRIPT_CANDIDATES:
-        if path.is_file():
-            return path.read_bytes()
-    pytest.fail(f"stream_tiles transcript fixture not found in {_TRANSCRIPT_CANDIDATES}")
 
 
 def decode_chunks(
@@ -163,7 +151,7 @@ def test_accepts_bytes_like_chunks() -> None:
 
 
 def test_transcript() -> None:
-    data = transcript_bytes()
+    data = fixture_bytes("stream_tiles_transcript.sse")
     events = decode_all(data)
     assert len(events) == 4
     types = [json.loads(e)["type"] for e in events]

@@ -14,28 +14,15 @@ import asyncio
 import json
 import random
 from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp_sse_client.client import EventSource  # type: ignore[import-untyped]
+from conftest import fixture_bytes
 
 from posthog_dash_async._sse import SSEDecoder
-
-_TRANSCRIPT_CANDIDATES = (
-    Path(__file__).parent / "fixtures" / "stream_tiles_transcript.sse",
-    Path("/work/shared/spec/fixtures/stream_tiles_transcript.sse"),
-)
-
-
-def transcript_bytes() -> bytes:
-    for path in _TRANSCRIPT_CANDIDATES:
-        if path.is_file():
-            return path.read_bytes()
-    pytest.fail(f"stream_tiles transcript fixture not found in {_TRANSCRIPT_CANDIDATES}")
-
 
 _TEXT_ALPHABET = "abcXYZ019 :{}[],\"'-_.éüß€ж😀"
 
@@ -97,7 +84,7 @@ def _cases() -> list[object]:
             2,
         ),
         "big_events": _big_events_stream(),
-        "posthog_transcript": (transcript_bytes(), 4),
+        "posthog_transcript": (fixture_bytes("stream_tiles_transcript.sse"), 4),
     }
     params: list[object] = [pytest.param(s, n, id=name) for name, (s, n) in fixed.items()]
     params += [pytest.param(*random_stream(seed), id=f"random_{seed}") for seed in range(12)]

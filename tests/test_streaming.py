@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 from aiohttp import web
+from conftest import fixture_bytes
 from test_streaming_support import (
     API,
     API_KEY,
@@ -21,7 +22,6 @@ from test_streaming_support import (
     StreamServer,
     dashboard,
     dumps,
-    fixture_bytes,
     sse,
     stream_of,
     text_tile,

@@ -12,10 +12,8 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 import posthog_dash_async as pda
@@ -31,16 +29,8 @@ _UNSUPPORTED = {
     "detail": "This action does not support personal API key access",
     "attr": None,
 }
-_FIXTURE_DIRS = (Path(__file__).parent / "fixtures", Path("/work/shared/spec/fixtures"))
 
 StreamBehaviour = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def fixture_bytes(name: str) -> bytes:
-    for folder in _FIXTURE_DIRS:
-        if (folder / name).is_file():
-            return (folder / name).read_bytes()
-    pytest.fail(f"fixture {name!r} not found in {[str(d) for d in _FIXTURE_DIRS]}")
 
 
 def dumps(value: Any) -> bytes:
