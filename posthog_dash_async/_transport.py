@@ -241,9 +241,10 @@ class Transport:
             session = aiohttp.ClientSession(
                 connector=connector,
                 headers=self._base_headers,
-                # Redirects would carry the Authorization header to wherever they point;
-                # PostHog never redirects API calls (APPEND_SLASH is off).
                 raise_for_status=False,
+                # HTTP(S)_PROXY / NO_PROXY from the environment are honoured, as httpx and
+                # curl do: behind a corporate proxy the SDK works without extra code.
+                trust_env=True,
             )
             self._session = session
         return session

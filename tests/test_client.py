@@ -543,3 +543,33 @@ async def test_key_echoed_by_the_server_is_kept_out_of_the_error(
     assert all(echo not in text for text in shown)
     assert error.detail is not None
     assert error.detail.startswith("bad ")
+
+
+async def test_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A loopback "proxy": an HTTP proxy receives the absolute URL in the request line.
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        seen.append(str(request.url))
+        return web.json_response({"created_at": None, "enabled": False})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        # Nothing listens on the target itself: only the proxy can answer.
+        async with pda.AsyncPostHog(
+            api_key=API_KEY, host="http://localhost:9", project_id=PROJECT, rate_limit=None
+        ) as client:
+            sharing = await client.dashboards.sharing.get(12)
+    finally:
+        await runner.cleanup()
+    assert sharing.enabled is False
+    assert seen == [f"http://localhost:9/api/projects/{PROJECT}/dashboards/12/sharing/"]
