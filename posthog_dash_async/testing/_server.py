@@ -19,21 +19,10 @@ from aiohttp import web
 from multidict import MultiDict
 
 from ._builders import TileSpec
-from ._drf import (
-    APIError,
-    RawError,
-    negotiate,
-)
-from ._endpoints import (
-    DashboardEndpoints,
-    RequestContext,
-    ServerError,
-    encode_json,
-    last_param,
-    reset_transport,
-)
+from ._drf import APIError, RawError, negotiate
 from ._faults import FaultRule, RecordedRequest, StreamFaults, make_rule
 from ._loader import load_dashboard, load_tile, register_user
+from ._routes import ABSENT, UNSCOPED, Route, RouteGroup, match
 from ._seed import seed_dashboards, seed_users
 from ._state import (
     ApiKey,
@@ -44,6 +33,16 @@ from ._state import (
     ViewOptions,
     new_uuid7,
 )
+from ._views._common import (
+    RequestContext,
+    ServerError,
+    encode_json,
+    last_param,
+    request_data,
+    reset_transport,
+    respond,
+)
+from ._views.dashboards import cascade_delete
 
 __all__ = ["FakePostHog", "serve_forever"]
 
@@ -53,47 +52,6 @@ _JSON = ("json", "application/json")
 _SSE = ("sse", "text/event-stream")
 _FORMATS = {"json": "json", "sse": "txt"}
 _BEARER = re.compile(r"^Bearer\s+(\S.*)$")
-
-_PREFIX = r"^/api/(?:projects|environments)/(?P<project>[^/]+)/dashboards"
-_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(_PREFIX + suffix), name)
-    for suffix, name in (
-        (r"/?$", "collection"),
-        (r"/create_from_template_json/?$", "template"),
-        (r"/(?P<id>[^/.]+)/move_tile/?$", "move_tile"),
-        (r"/(?P<id>[^/.]+)/stream_tiles/?$", "stream_tiles"),
-        (r"/(?P<id>[^/.]+)/collaborators/?$", "collaborators"),
-        (r"/(?P<id>[^/.]+)/collaborators/(?P<uuid>[^/.]+)/?$", "collaborator"),
-        (r"/(?P<id>[^/.]+)/sharing/?$", "sharing"),
-        (r"/(?P<id>[^/.]+)/sharing/refresh/?$", "sharing_refresh"),
-        (r"/(?P<id>[^/.]+)/?$", "detail"),
-    )
-)
-#: Routes served by the dashboards viewset, whose renderers include the SSE renderer.
-_DASHBOARD_VIEWSET = frozenset({"collection", "template", "move_tile", "stream_tiles", "detail"})
-
-_READ = "dashboard:read"
-_WRITE = "dashboard:write"
-#: route -> method -> (action, required scope or ``None`` when no scope can be derived).
-_ACTIONS: dict[str, dict[str, tuple[str, str | None]]] = {
-    "collection": {"GET": ("list", _READ), "POST": ("create", _WRITE)},
-    "template": {"POST": ("create_from_template_json", None)},
-    "detail": {
-        "GET": ("retrieve", _READ),
-        "PATCH": ("partial_update", _WRITE),
-        "PUT": ("update", _WRITE),
-        "DELETE": ("destroy", _WRITE),
-    },
-    "move_tile": {"PATCH": ("move_tile", None)},
-    "stream_tiles": {"GET": ("stream_tiles", None)},
-    "collaborators": {"GET": ("list", _READ), "POST": ("create", _WRITE)},
-    "collaborator": {"DELETE": ("destroy", _WRITE)},
-    "sharing": {
-        "GET": ("list", "sharing_configuration:read"),
-        "PATCH": ("patch", "sharing_configuration:write"),
-    },
-    "sharing_refresh": {"POST": ("refresh", "sharing_configuration:write")},
-}
 
 
 def _utcnow() -> datetime:
@@ -129,7 +87,7 @@ class _SlidingWindow:
         return remaining / float(available)
 
 
-class FakePostHog(DashboardEndpoints):
+class FakePostHog:
     """A stateful PostHog Dashboards API server on loopback, faithful to the spec.
 
     See the :mod:`posthog_dash_async.testing` module docstring for the options, the fault
@@ -402,7 +360,7 @@ class FakePostHog(DashboardEndpoints):
             tiles=list(tiles),
         )
         if deleted:
-            self._cascade_delete(dashboard, delete_insights=False)
+            cascade_delete(self.state, dashboard, delete_insights=False)
         return self.dashboard(dashboard.id)
 
     def import_dashboard(
@@ -657,21 +615,27 @@ class FakePostHog(DashboardEndpoints):
                 return self._plain_json(error.status, error.body(), error.headers)
             return self._status_fault(rule)
 
-        route, params = self._route(request.path)
-        ctx = RequestContext(request=request, record=record, route=route or "", params=params)
+        group, params = match(request.path)
+        ctx = RequestContext(
+            server=self,
+            request=request,
+            record=record,
+            route=group.path if group is not None else "",
+            params=dict(params),
+        )
         try:
-            if route is None:
+            if group is None:
                 raise APIError.not_found()
-            return await self._dispatch(ctx)
+            return await self._dispatch(ctx, group)
         except APIError as error:
-            return self._respond(ctx, error.status, error.body(), error.headers)
+            return respond(ctx, error.status, error.body(), error.headers)
         except RawError as error:
             if error.body is None:
                 return web.Response(status=error.status, headers=error.headers)
             return self._plain_json(error.status, error.body, error.headers)
         except ServerError:
             failure = APIError.server_error()
-            return self._respond(ctx, failure.status, failure.body())
+            return respond(ctx, failure.status, failure.body())
 
     @staticmethod
     def _plain_json(
@@ -693,39 +657,51 @@ class FakePostHog(DashboardEndpoints):
             return web.Response(status=rule.status, body=raw, headers=headers)
         return self._plain_json(rule.status, body, rule.headers)
 
-    @staticmethod
-    def _route(path: str) -> tuple[str | None, dict[str, str]]:
-        for pattern, name in _ROUTES:
-            match = pattern.match(path)
-            if match is not None:
-                return name, {k: v for k, v in match.groupdict().items() if v is not None}
-        return None, {}
+    def _served(self, group: RouteGroup, method: str) -> tuple[Route | None, str | None]:
+        # The route serving ``method`` and the scope it needs (``None``: no scope exists).
+        route = group.methods.get(method)
+        if route is None:
+            return None, None
+        scope = route.scope
+        if route.ref is not None and self.move_tile_flavour == "ref":
+            if route.ref == ABSENT:
+                return None, None
+            scope = route.ref
+        return route, None if scope == UNSCOPED else scope
 
-    def _actions(self, route: str) -> dict[str, tuple[str, str | None]]:
-        if route == "move_tile" and self.move_tile_flavour == "new":
-            return {"PATCH": ("move_tile", _WRITE), "POST": ("move_tile", _WRITE)}
-        return _ACTIONS[route]
-
-    async def _dispatch(self, ctx: RequestContext) -> web.StreamResponse:
-        self._negotiate(ctx)
+    async def _dispatch(self, ctx: RequestContext, group: RouteGroup) -> web.StreamResponse:
+        self._negotiate(ctx, group)
         self._authenticate(ctx)
         method = ctx.record.method
-        action = self._actions(ctx.route).get(method)
-        if action is not None:
-            self._check_scope(ctx, action[1])
-        self._resolve_project(ctx)
+        route, scope = self._served(group, method)
+        if route is not None:
+            self._check_scope(ctx, scope)
+        if group.project:
+            self._resolve_project(ctx)
         self._throttle(ctx)
-        if action is None:
+        if route is None:
             raise APIError.method_not_allowed(method)
-        handler = getattr(self, f"_view_{ctx.route}")
-        response: web.StreamResponse = await handler(ctx, method)
-        return response
+        return await route.view(ctx)
+
+    async def _sleep(self, seconds: float) -> None:
+        # Sleeps end early when the server stops, so ``stop()`` never waits for a fault.
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _hang_until_cancelled(self) -> None:
+        # The handler is cancelled when its client disconnects (``handler_cancellation``);
+        # otherwise it is released when the server stops.
+        await self._closing.wait()
 
     # ----------------------------------------------------------------------------------------
     # negotiation, authentication, permissions, throttling
 
-    def _negotiate(self, ctx: RequestContext) -> None:
-        renderers = [_JSON, _SSE] if ctx.route in _DASHBOARD_VIEWSET else [_JSON]
+    def _negotiate(self, ctx: RequestContext, group: RouteGroup) -> None:
+        renderers = [_JSON, _SSE] if group.sse else [_JSON]
         fmt = last_param(ctx.query, "format")
         if fmt is not None:
             renderers = [r for r in renderers if _FORMATS[r[0]] == fmt]
@@ -744,7 +720,7 @@ class FakePostHog(DashboardEndpoints):
         if match is not None:
             token = match.group(1).strip()
         else:
-            data = self._data(ctx, quiet=True)
+            data = request_data(ctx, quiet=True)
             if isinstance(data, dict) and data.get("personal_api_key"):
                 token, source = str(data["personal_api_key"]), "body"
             elif last_param(ctx.query, "personal_api_key"):
