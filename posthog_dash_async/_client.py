@@ -15,6 +15,8 @@ import aiohttp
 import msgspec
 
 from . import _wire
+from ._cache import Cache
+from ._coalesce import SharedReads, credential_digest
 from ._config import RateLimit, Settings, Timeout, resolve_settings
 from ._limiter import SlidingWindowLimiter
 from ._retry import RetryPolicy
@@ -24,6 +26,7 @@ from .errors import APIConnectionError, ClientStateError, InvalidArgumentError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from ._shared_stream import StreamHub
     from .resources.dashboards import Dashboards
 
 __all__ = ["AsyncPostHog"]
@@ -62,6 +65,8 @@ class AsyncPostHog:
         max_event_bytes: int = 32 * 2**20,
         max_retry_wait: float = 60.0,
         session: aiohttp.ClientSession | None = None,
+        coalesce: bool = True,
+        cache: Cache | None = None,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise InvalidArgumentError(f"max_concurrency must be an int, got {max_concurrency!r}")
@@ -89,6 +94,10 @@ class AsyncPostHog:
             or not max_retry_wait >= 0
         ):
             raise InvalidArgumentError(f"max_retry_wait must be >= 0, got {max_retry_wait!r}")
+        if not isinstance(coalesce, bool):
+            raise InvalidArgumentError(f"coalesce must be a bool, got {coalesce!r}")
+        if cache is not None and not isinstance(cache, Cache):
+            raise InvalidArgumentError(f"cache must be a pda.Cache or None, got {cache!r}")
 
         self._settings: Settings = resolve_settings(
             api_key=api_key, host=host, project_id=project_id
@@ -109,6 +118,25 @@ class AsyncPostHog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._closed = False
+        # Identical GETs in flight are sent once (coalesce) and answers may be kept a
+        # moment (cache); concurrent identical tile streams share one upstream.
+        self.coalesce = coalesce
+        self.cache = cache
+        key = self._settings.api_key
+        self._reads: SharedReads | None = (
+            SharedReads(
+                credential=credential_digest(key.get() if key is not None else None),
+                coalesce=coalesce,
+                cache=cache,
+            )
+            if coalesce or cache is not None
+            else None
+        )
+        self._stream_hub: StreamHub | None = None
+        if coalesce:
+            from ._shared_stream import StreamHub
+
+            self._stream_hub = StreamHub()
 
         from .resources.dashboards import Dashboards
 
@@ -351,7 +379,24 @@ class AsyncPostHog:
     ) -> T:
         """Send a call (``json``, unless ``UNSET``, as its body) and ``decode`` the answer."""
         body = None if json is _wire.UNSET else _wire.encode_json(json)
-        resp = await self._send(method, path, params=params, body=body, timeout=timeout)
+        reads = self._reads
+        if reads is None:
+            resp = await self._send(method, path, params=params, body=body, timeout=timeout)
+        elif method == "GET":
+            resp = await reads.get(
+                self.url_for(path),
+                params,
+                lambda: self._send(method, path, params=params, body=body, timeout=timeout),
+            )
+        else:
+            # What a write may change is neither joined nor served from the cache from now
+            # on, nor after it (even a failed write may have reached the server).
+            url = self.url_for(path)
+            reads.invalidate(url)
+            try:
+                resp = await self._send(method, path, params=params, body=body, timeout=timeout)
+            finally:
+                reads.invalidate(url)
         try:
             return decode(resp.body)
         except msgspec.DecodeError as exc:

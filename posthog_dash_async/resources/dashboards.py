@@ -11,6 +11,7 @@ import msgspec
 from .. import _wire
 from .._config import Timeout
 from .._pagination import iterate_dashboards
+from .._shared_stream import share_stream
 from .._streaming import TileStream
 from .._wire import UNSET, UnsetType, check_choice, check_id, check_str_list, check_type
 from ..errors import InvalidArgumentError
@@ -426,13 +427,15 @@ class Dashboards:
         check_id("dashboard_id", dashboard_id)
         check_choice("layout_size", layout_size, LAYOUT_SIZES)
         check_type("fallback", fallback, bool, "a bool")
-        return TileStream(
+        stream = TileStream(
             self._client,
             dashboard_id,
             layout_size=layout_size,
             fallback=fallback,
             timeout=None if timeout is None else Timeout.coerce(timeout),
         )
+        # With coalescing on, concurrent identical streams share one upstream.
+        return share_stream(self._client, stream)
 
     async def create_from_template_json(
         self,
