@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from ._shared_stream import StreamHub
     from .resources.dashboards import Dashboards
+    from .resources.insights import Insights
 
 __all__ = ["AsyncPostHog"]
 
@@ -139,8 +140,10 @@ class AsyncPostHog:
             self._stream_hub = StreamHub()
 
         from .resources.dashboards import Dashboards
+        from .resources.insights import Insights
 
         self.dashboards: Dashboards = Dashboards(self)
+        self.insights: Insights = Insights(self)
 
     # --- identity -----------------------------------------------------------------------
 

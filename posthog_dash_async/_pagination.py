@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ._config import Timeout
 from ._wire import plan_offsets
@@ -27,31 +27,49 @@ from .models import DashboardSummary, Page
 if TYPE_CHECKING:
     from ._client import AsyncPostHog
 
-__all__ = ["iterate_dashboards"]
+__all__ = ["iterate_dashboards", "iterate_pages"]
 
 log = logging.getLogger("posthog_dash_async")
 
-_PATH = "dashboards/"
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
 
 
-async def iterate_dashboards(
+ItemT = TypeVar("ItemT", bound=_HasId)
+
+
+def iterate_dashboards(
     client: AsyncPostHog,
     decode: Callable[[bytes], Page[DashboardSummary]],
     params: list[tuple[str, str]],
     page_size: int,
     timeout: Timeout | float | None,
 ) -> AsyncIterator[DashboardSummary]:
+    return iterate_pages(client, "dashboards/", decode, params, page_size, timeout)
+
+
+async def iterate_pages(
+    client: AsyncPostHog,
+    path: str,
+    decode: Callable[[bytes], Page[ItemT]],
+    params: list[tuple[str, str]],
+    page_size: int,
+    timeout: Timeout | float | None,
+) -> AsyncIterator[ItemT]:
+    """Every item of the limit/offset paginated list at ``path`` (items have an ``id``)."""
     filters = [(k, v) for k, v in params if k not in ("limit", "offset")]
 
-    async def fetch(offset: int, limit: int) -> Page[DashboardSummary]:
+    async def fetch(offset: int, limit: int) -> Page[ItemT]:
         query = [*filters, ("limit", str(limit))]
         if offset:
             query.append(("offset", str(offset)))
-        return await client._call("GET", _PATH, decode, params=query, timeout=timeout)
+        return await client._call("GET", path, decode, params=query, timeout=timeout)
 
     seen: set[int] = set()
 
-    def fresh(items: Iterable[DashboardSummary]) -> list[DashboardSummary]:
+    def fresh(items: Iterable[ItemT]) -> list[ItemT]:
         out = []
         for item in items:
             if item.id not in seen:
@@ -70,7 +88,7 @@ async def iterate_dashboards(
         log.debug("server returned %d items for limit=%d; paging by %d", step, page_size, step)
     offsets = plan_offsets(first.count, 0, step)
     window = max(1, client.max_concurrency)
-    pending: deque[tuple[int, asyncio.Task[Page[DashboardSummary]]]] = deque()
+    pending: deque[tuple[int, asyncio.Task[Page[ItemT]]]] = deque()
     planned = iter(offsets)
     position = step  # first offset not yet covered
     last = first

@@ -14,6 +14,7 @@ when it is consumed and a fatal error still comes after the events that preceded
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -214,12 +215,15 @@ class TileStream:
         layout_size: str = "sm",
         fallback: bool = True,
         timeout: Timeout | None = None,
+        params: Sequence[tuple[str, str]] = (),
     ) -> None:
         self._client = client
         self.dashboard_id = dashboard_id
         self.layout_size = layout_size
         self.fallback = fallback
         self._timeout = timeout
+        # refresh and the overrides, encoded: sent on the stream and on the fallback GET.
+        self._params = list(params)
         self.fallback_used = False
         #: The dashboard of the metadata event, once received.
         self.dashboard: Dashboard | None = None
@@ -285,7 +289,7 @@ class TileStream:
         client = self._client
         cm = client._stream(
             self._path,
-            params=[("layout_size", self.layout_size)],
+            params=[("layout_size", self.layout_size), *self._params],
             accept=STREAM_ACCEPT,
             timeout=self._timeout,
         )
@@ -308,7 +312,9 @@ class TileStream:
         # A 404 means "no such endpoint" only if the dashboard itself exists; otherwise the
         # stream's own 404 is the truthful answer.
         try:
-            return await self._client.dashboards.get(self.dashboard_id, timeout=self._timeout)
+            return await self._client.dashboards._retrieve(
+                self.dashboard_id, self._params, self._timeout
+            )
         except NotFoundError:
             if isinstance(refused, NotFoundError):
                 raise refused from None

@@ -162,6 +162,7 @@ def join_query_value(value: object) -> str:
 _STATUS_CLASSES: Final[dict[int, type[errors.APIStatusError]]] = {
     400: errors.BadRequestError,
     401: errors.AuthenticationError,
+    402: errors.LimitExceededError,
     403: errors.PermissionDeniedError,
     404: errors.NotFoundError,
     405: errors.MethodNotAllowedError,
@@ -252,6 +253,11 @@ def decipher_error(
         if wait is None:
             wait = throttle_wait(detail)
         return errors.RateLimitError(message, retry_after=wait, **kwargs)
+    if cls is errors.ServerError:
+        wait = parse_retry_after(header_value(headers, "Retry-After"), now=now)
+        if wait is not None:
+            message += f" (Retry-After: {wait:g} s)"
+        return errors.ServerError(message, retry_after=wait, **kwargs)
     return cls(message, **kwargs)
 
 
@@ -259,6 +265,7 @@ def _default_reason(status: int) -> str:
     reasons = {
         400: "Bad Request",
         401: "Unauthorized",
+        402: "Payment Required",
         403: "Forbidden",
         404: "Not Found",
         405: "Method Not Allowed",

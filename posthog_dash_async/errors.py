@@ -9,6 +9,7 @@ header. All exceptions survive ``pickle`` (useful across process pools).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "ClientStateError",
     "EventTooLargeError",
     "InvalidArgumentError",
+    "LimitExceededError",
     "MethodNotAllowedError",
     "MissingScopeError",
     "NotFoundError",
@@ -130,6 +132,24 @@ class AuthenticationError(APIStatusError):
     """401: no credentials, or the personal API key is invalid or belongs to an inactive user."""
 
 
+class LimitExceededError(APIStatusError):
+    """402 ``limit_exceeded``: a resource limit of the team or dashboard is reached (the
+    number of dashboards of a team, of insight tiles on a dashboard, ...).
+
+    ``limit`` is the body's ``extra`` object when it has one, e.g. ``{"limit_key":
+    "analytics.max_dashboards_per_team", "limit": 500, "current": 500, "request": {...}}``.
+    """
+
+    @property
+    def limit(self) -> dict[str, Any] | None:
+        try:
+            parsed = json.loads(self.body)
+        except ValueError:
+            return None
+        extra = parsed.get("extra") if isinstance(parsed, dict) else None
+        return extra if isinstance(extra, dict) else None
+
+
 class PermissionDeniedError(APIStatusError):
     """403: the credential may not do this (scope, project access, edit rights, ...)."""
 
@@ -173,7 +193,12 @@ class RateLimitError(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    """5xx: the server failed."""
+    """5xx: the server failed. ``retry_after`` is the wait in seconds of the response's
+    ``Retry-After`` header, if it had one (e.g. the 503 of an overloaded tile stream)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class StreamError(PostHogError):

@@ -21,10 +21,14 @@ __all__ = [
     "CompleteEvent",
     "Dashboard",
     "DashboardSummary",
+    "DashboardTemplate",
     "Insight",
+    "InsightRun",
     "Layout",
     "MetadataEvent",
+    "NewSharePassword",
     "Page",
+    "RunInsightsResult",
     "SharePassword",
     "SharingConfiguration",
     "StreamEvent",
@@ -33,6 +37,7 @@ __all__ = [
     "TileErrorEvent",
     "TileErrorInfo",
     "TileEvent",
+    "TileLayout",
     "TileRef",
     "UnknownEvent",
     "User",
@@ -84,7 +89,7 @@ class Insight(_Model, frozen=True):
     query: JSONObject | None = None
     order: int | None = None
     deleted: bool = False
-    dashboards: list[int] = msgspec.field(default_factory=list)
+    served_dashboards: list[int] | None = msgspec.field(default=None, name="dashboards")
     dashboard_tiles: list[TileRef] = msgspec.field(default_factory=list)
     last_refresh: datetime | None = None
     cache_target_age: datetime | None = None
@@ -114,6 +119,22 @@ class Insight(_Model, frozen=True):
     alerts: list[Any] = msgspec.field(default_factory=list)
     last_viewed_at: datetime | None = None
     filters_hash: str | None = None
+
+    @property
+    def dashboards(self) -> list[int]:
+        """Ids of the dashboards that show this insight.
+
+        The server's deprecated ``dashboards`` list when it sent one
+        (``served_dashboards``; newer servers send it only on request), else the
+        dashboards of the insight's tiles that are not deleted (``dashboard_tiles``).
+        """
+        if self.served_dashboards is not None:
+            return list(self.served_dashboards)
+        ids: list[int] = []
+        for ref in self.dashboard_tiles:
+            if not ref.deleted and ref.dashboard_id not in ids:
+                ids.append(ref.dashboard_id)
+        return ids
 
 
 class Text(_Model, frozen=True):
@@ -148,6 +169,35 @@ class TileErrorInfo(_Model, frozen=True):
 
     type: str = ""
     message: str = ""
+
+
+class TileLayout(msgspec.Struct, frozen=True):
+    """Where a tile sits on one breakpoint's grid, for sending: ``TileLayout(x, y, w, h)``.
+
+    The ``sm`` grid has 12 columns: ``x`` 0-11, ``w`` 1-12 with ``x + w <= 12``; ``y >= 0``
+    and ``h >= 1`` everywhere. Construction checks what holds on every breakpoint (whole
+    numbers, ``x``/``y`` >= 0, ``w``/``h`` >= 1); the ``sm`` column bounds are checked
+    where the layout is used as ``layouts={"sm": ...}``.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def __post_init__(self) -> None:
+        from .errors import InvalidArgumentError
+
+        for name, low in (("x", 0), ("y", 0), ("w", 1), ("h", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidArgumentError(
+                    f"TileLayout.{name} must be an int >= {low}, got {value!r}"
+                )
+
+    def to_dict(self) -> dict[str, int]:
+        """The JSON object the server stores (``{"x": .., "y": .., "w": .., "h": ..}``)."""
+        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
 
 
 class Layout(_Model, frozen=True):
@@ -247,6 +297,9 @@ class DashboardSummary(_Model, frozen=True):
     last_refresh: datetime | None = None
     team_id: int | None = None
     search_match_type: str | None = None
+    #: The project folder the dashboard is filed in (a path string; ``None``: not filed).
+    #: Some earlier server revisions sent an object instead, kept as plain data.
+    folder: str | JSONObject | None = None
 
 
 class Dashboard(DashboardSummary, frozen=True):
@@ -283,6 +336,19 @@ class SharePassword(_Model, frozen=True):
     is_active: bool = True
 
 
+class NewSharePassword(SharePassword, frozen=True):
+    """A share password just created: the only answer that shows its plaintext
+    (``password``), which ``repr()`` does not."""
+
+    password: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"NewSharePassword(id={self.id!r}, note={self.note!r}, password='***', "
+            f"created_by_email={self.created_by_email!r})"
+        )
+
+
 class SharingConfiguration(_Model, frozen=True):
     """The public sharing settings of a dashboard.
 
@@ -297,6 +363,44 @@ class SharingConfiguration(_Model, frozen=True):
     password_required: bool = False
     share_passwords: list[SharePassword] = msgspec.field(default_factory=list)
     user_access_level: str | None = None
+
+
+class InsightRun(_Model, frozen=True):
+    """One insight tile of ``run_insights``: the tile ``id``, its insight (``id``,
+    ``short_id``, ``name``, ``derived_name`` and ``result``) and its position ``order``."""
+
+    id: int
+    insight: Insight
+    order: int | None = None
+    last_refresh: datetime | None = None
+    is_cached: bool = False
+
+
+class RunInsightsResult(_Model, frozen=True):
+    """What ``run_insights`` answers: one :class:`InsightRun` per insight tile, in order."""
+
+    results: list[InsightRun] = msgspec.field(default_factory=list)
+
+
+class DashboardTemplate(_Model, frozen=True):
+    """A dashboard template (``dashboard_templates/``); its ``template_name`` is what
+    ``dashboards.create(use_template=...)`` takes."""
+
+    id: str
+    template_name: str | None = None
+    dashboard_description: str | None = None
+    dashboard_filters: JSONObject | None = None
+    tags: list[str] | None = None
+    tiles: list[Any] | None = None
+    variables: list[Any] | None = None
+    deleted: bool | None = None
+    created_at: datetime | None = None
+    created_by: int | User | None = None
+    image_url: str | None = None
+    team_id: int | None = None
+    scope: str | None = None
+    availability_contexts: list[str] | None = None
+    is_featured: bool = False
 
 
 class Page(_Model, Generic[T], frozen=True):

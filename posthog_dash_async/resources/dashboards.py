@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -15,9 +15,11 @@ from .._shared_stream import share_stream
 from .._streaming import TileStream
 from .._wire import UNSET, UnsetType, check_choice, check_id, check_str_list, check_type
 from ..errors import InvalidArgumentError
-from ..models import Dashboard, DashboardSummary, Page
+from ..models import Dashboard, DashboardSummary, Page, RunInsightsResult
 from .collaborators import Collaborators
 from .sharing import Sharing
+from .templates import Templates
+from .tiles import Tiles
 
 if TYPE_CHECKING:
     from .._client import AsyncPostHog
@@ -42,6 +44,8 @@ MAX_NAME = 400
 
 _dashboard = msgspec.json.Decoder(Dashboard)
 _page = msgspec.json.Decoder(Page[DashboardSummary])
+_run_insights = msgspec.json.Decoder(RunInsightsResult)
+RUN_OUTPUT_FORMATS = ("optimized", "json")
 
 TimeoutArg = Timeout | float | None
 RefreshMode = Literal[
@@ -64,6 +68,49 @@ def _check_object(name: str, value: Any, *, nullable: bool = False) -> Any:
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(f"{name} must be a dict, got {value!r}")
     return dict(value)
+
+
+def _override_param(name: str, value: Any) -> tuple[str, str]:
+    """``filters_override``/``variables_override`` as the JSON text of a query parameter."""
+    return (name, _wire.encode_json(_check_object(name, value)).decode())
+
+
+def _tile_overrides_param(value: Any) -> tuple[str, str]:
+    """``tile_filters_override``: filters per tile, ``{tile_id: {...}}``, as JSON text."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            f"tile_filters_override must be a dict of tile id -> filters, got {value!r}"
+        )
+    out: dict[str, Any] = {}
+    for key, filters in value.items():
+        if isinstance(key, str) and key.isdigit() and int(key) > 0:
+            tile = key
+        else:
+            tile = str(check_id("tile_filters_override key", key))
+        out[tile] = _check_object(f"tile_filters_override[{tile}]", filters)
+    return ("tile_filters_override", _wire.encode_json(out).decode())
+
+
+def detail_params(
+    *,
+    refresh: Any = UNSET,
+    filters_override: Any = UNSET,
+    variables_override: Any = UNSET,
+    tile_filters_override: Any = UNSET,
+) -> list[tuple[str, str]]:
+    """The query parameters ``get`` and ``stream_tiles`` share (``UNSET``/``None``: not
+    sent), checked and encoded the way the server parses them."""
+    params: list[tuple[str, str]] = []
+    if refresh is not UNSET and refresh is not None:
+        check_choice("refresh", refresh, REFRESH_MODES)
+        params.append(("refresh", _wire.join_query_value(refresh)))
+    if filters_override is not UNSET and filters_override is not None:
+        params.append(_override_param("filters_override", filters_override))
+    if variables_override is not UNSET and variables_override is not None:
+        params.append(_override_param("variables_override", variables_override))
+    if tile_filters_override is not UNSET and tile_filters_override is not None:
+        params.append(_tile_overrides_param(tile_filters_override))
+    return params
 
 
 def _check_filters(name: str, value: Any) -> Any:
@@ -109,6 +156,8 @@ class Dashboards:
         self._client = client
         self.collaborators = Collaborators(client)
         self.sharing = Sharing(client)
+        self.tiles = Tiles(client)
+        self.templates = Templates(client)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -121,6 +170,7 @@ class Dashboards:
         exclude_generated: bool | None,
         creation_mode: str | None,
         search: str | None,
+        folder: str | None,
     ) -> list[tuple[str, str]]:
         params: list[tuple[str, str]] = []
         if limit is not None:
@@ -143,6 +193,9 @@ class Dashboards:
             if len(search) > MAX_SEARCH:
                 raise InvalidArgumentError(f"search must be at most {MAX_SEARCH} characters")
             params.append(("search", search))
+        if folder is not None:
+            check_type("folder", folder, str, "a folder path string ('' for the root)")
+            params.append(("folder", folder))
         return params
 
     async def list(
@@ -154,6 +207,7 @@ class Dashboards:
         exclude_generated: bool | None = None,
         creation_mode: str | None = None,
         search: str | None = None,
+        folder: str | None = None,
         timeout: TimeoutArg = None,
     ) -> Page[DashboardSummary]:
         """One page of dashboards: ``GET dashboards/``, pinned first, then by name.
@@ -161,7 +215,8 @@ class Dashboards:
         ``tags`` matches dashboards having any of them; ``exclude_generated`` drops
         "Generated Dashboard ..." ones; ``creation_mode`` filters exactly (unlisted dashboards
         are only listed when asked for); ``search`` needs a recent server (older ones ignore
-        it). Returns a :class:`Page` with ``count``, ``next``, ``previous`` and ``results``.
+        it); ``folder`` keeps dashboards filed directly in that project folder (``""``: the
+        root). Returns a :class:`Page` with ``count``, ``next``, ``previous`` and ``results``.
         """
         params = self._list_params(
             limit=limit,
@@ -170,6 +225,7 @@ class Dashboards:
             exclude_generated=exclude_generated,
             creation_mode=creation_mode,
             search=search,
+            folder=folder,
         )
         return await self._client._call(
             "GET", "dashboards/", _page.decode, params=params, timeout=timeout
@@ -183,6 +239,7 @@ class Dashboards:
         exclude_generated: bool | None = None,
         creation_mode: str | None = None,
         search: str | None = None,
+        folder: str | None = None,
         timeout: TimeoutArg = None,
     ) -> AsyncIterator[DashboardSummary]:
         """Every dashboard, over all pages, in server order, each exactly once.
@@ -197,6 +254,7 @@ class Dashboards:
             exclude_generated=exclude_generated,
             creation_mode=creation_mode,
             search=search,
+            folder=folder,
         )
         return iterate_dashboards(self._client, _page.decode, params, page_size, timeout)
 
@@ -207,39 +265,91 @@ class Dashboards:
         refresh: RefreshMode | bool | None = None,
         filters_override: Mapping[str, Any] | None = None,
         variables_override: Mapping[str, Any] | None = None,
+        tile_filters_override: Mapping[int | str, Mapping[str, Any]] | None = None,
         timeout: TimeoutArg = None,
     ) -> Dashboard:
         """One dashboard with its tiles: ``GET dashboards/{id}/``.
 
         ``refresh="blocking"`` makes the server compute stale insight results before
         answering (slow); by default cached results are returned. ``filters_override`` and
-        ``variables_override`` apply to this response only.
+        ``variables_override`` apply to this response only; current servers merge them
+        over the stored values (a key given replaces that key, the others stay).
+        ``tile_filters_override`` maps tile ids to filters for those tiles alone.
         """
         check_id("dashboard_id", dashboard_id)
-        params: builtins.list[tuple[str, str]] = []
-        if refresh is not None:
-            check_choice("refresh", refresh, REFRESH_MODES)
-            params.append(("refresh", _wire.join_query_value(refresh)))
-        if filters_override is not None:
-            params.append(
-                (
-                    "filters_override",
-                    _wire.encode_json(_check_object("filters_override", filters_override)).decode(),
-                )
-            )
-        if variables_override is not None:
-            params.append(
-                (
-                    "variables_override",
-                    _wire.encode_json(
-                        _check_object("variables_override", variables_override)
-                    ).decode(),
-                )
-            )
+        params = detail_params(
+            refresh=refresh,
+            filters_override=filters_override,
+            variables_override=variables_override,
+            tile_filters_override=tile_filters_override,
+        )
+        return await self._retrieve(dashboard_id, params, timeout)
+
+    async def _retrieve(
+        self, dashboard_id: int, params: builtins.list[tuple[str, str]], timeout: TimeoutArg
+    ) -> Dashboard:
+        """``GET dashboards/{id}/`` with already checked query parameters (also the tile
+        stream's fallback, which keeps the stream's parameters)."""
         return await self._client._call(
             "GET",
             f"dashboards/{dashboard_id}/",
             _dashboard.decode,
+            params=params or None,
+            timeout=timeout,
+        )
+
+    async def run_insights(
+        self,
+        dashboard_id: int,
+        *,
+        refresh: RefreshMode | bool | UnsetType = UNSET,
+        filters_override: Mapping[str, Any] | UnsetType = UNSET,
+        variables_override: Mapping[str, Any] | UnsetType = UNSET,
+        output_format: Literal["optimized", "json"] | UnsetType = UNSET,
+        tile_ids: Sequence[int] | UnsetType = UNSET,
+        max_result_chars: int | UnsetType = UNSET,
+        timeout: TimeoutArg = None,
+    ) -> RunInsightsResult:
+        """Run every insight of a dashboard: ``GET dashboards/{id}/run_insights/``
+        (scope ``query:read``).
+
+        Returns one :class:`InsightRun` per insight tile with a query (text tiles are
+        skipped). ``output_format="optimized"`` (the server's default) gives each
+        ``result`` as a compact text table cut to ``max_result_chars`` (default 2000,
+        ``0``: no cut); ``"json"`` gives the raw results. ``tile_ids`` runs only those
+        tiles. ``refresh`` defaults to ``force_cache`` on the server.
+        """
+        check_id("dashboard_id", dashboard_id)
+        params = detail_params(
+            refresh=refresh,
+            filters_override=filters_override,
+            variables_override=variables_override,
+        )
+        if output_format is not UNSET:
+            params.append(
+                ("output_format", check_choice("output_format", output_format, RUN_OUTPUT_FORMATS))
+            )
+        if tile_ids is not UNSET:
+            if isinstance(tile_ids, (str, bytes)) or not isinstance(tile_ids, Sequence):
+                raise InvalidArgumentError(f"tile_ids must be a list of tile ids, got {tile_ids!r}")
+            ids = [check_id("tile_ids[]", t) for t in tile_ids]
+            if not ids:
+                raise InvalidArgumentError("tile_ids must name at least one tile")
+            params.append(("tile_ids", ",".join(str(t) for t in ids)))
+        if max_result_chars is not UNSET:
+            if (
+                isinstance(max_result_chars, bool)
+                or not isinstance(max_result_chars, int)
+                or max_result_chars < 0
+            ):
+                raise InvalidArgumentError(
+                    f"max_result_chars must be an int >= 0, got {max_result_chars!r}"
+                )
+            params.append(("max_result_chars", str(max_result_chars)))
+        return await self._client._call(
+            "GET",
+            f"dashboards/{dashboard_id}/run_insights/",
+            _run_insights.decode,
             params=params or None,
             timeout=timeout,
         )
@@ -414,6 +524,10 @@ class Dashboards:
         dashboard_id: int,
         *,
         layout_size: Literal["sm", "xs"] = "sm",
+        refresh: RefreshMode | bool | UnsetType = UNSET,
+        filters_override: Mapping[str, Any] | UnsetType = UNSET,
+        variables_override: Mapping[str, Any] | UnsetType = UNSET,
+        tile_filters_override: Mapping[int | str, Mapping[str, Any]] | UnsetType = UNSET,
         fallback: bool = True,
         timeout: TimeoutArg = None,
     ) -> TileStream:
@@ -421,20 +535,28 @@ class Dashboards:
 
         Returns a :class:`TileStream`: ``async with`` it and ``async for`` over its events
         (metadata first, then each tile as it arrives), or ``await stream.collect()``.
-        With ``fallback=True`` a server that refuses the stream for this credential (403 for
-        personal API keys) or lacks the endpoint is served from ``GET dashboards/{id}/``.
+        ``refresh`` and the overrides are those of :meth:`get`; the server applies them to
+        the metadata and every tile. With ``fallback=True`` a server that refuses the stream
+        for this credential (403 for personal API keys) or lacks the endpoint is served from
+        ``GET dashboards/{id}/`` with the same parameters.
         """
         check_id("dashboard_id", dashboard_id)
         check_choice("layout_size", layout_size, LAYOUT_SIZES)
         check_type("fallback", fallback, bool, "a bool")
+        params = detail_params(
+            refresh=refresh,
+            filters_override=filters_override,
+            variables_override=variables_override,
+            tile_filters_override=tile_filters_override,
+        )
         stream = TileStream(
             self._client,
             dashboard_id,
             layout_size=layout_size,
             fallback=fallback,
             timeout=None if timeout is None else Timeout.coerce(timeout),
+            params=params,
         )
-        # With coalescing on, concurrent identical streams share one upstream.
         return share_stream(self._client, stream)
 
     async def create_from_template_json(
