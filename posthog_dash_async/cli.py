@@ -32,6 +32,7 @@ from ._cli.output import (
     is_expected,
     redact,
 )
+from ._cli.web import add_web_arguments, run_demo_web, run_view
 from ._client import AsyncPostHog
 from ._config import ENV_API_KEY, ENV_HOST, ENV_PROJECT_ID, Timeout
 
@@ -229,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.json", help="the template ('-' reads stdin)")
     p.add_argument("--creation-context", help="free text recorded by PostHog's analytics")
 
+    p = command("view", "serve a live web view of one dashboard on 127.0.0.1", json=False)
+    p.add_argument("id", type=_positive_int, metavar="ID")
+    add_web_arguments(p)
+
     p = sub.add_parser(
         "serve",
         help="run a fake PostHog server (for trying things out and tests)",
@@ -261,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="delay per streamed tile, to show tiles arriving",
     )
+    p.add_argument("--web", action="store_true", help="show a demo dashboard in the web view")
+    add_web_arguments(p)
     return parser
 
 
@@ -290,6 +297,15 @@ async def _run_api_command(args: argparse.Namespace, out: Output) -> int:
         max_concurrency=args.max_concurrency,
     )
     async with client as ph:
+        if args.command == "view":
+            return await run_view(
+                ph,
+                args.id,
+                port=args.port,
+                open_browser=not args.no_open,
+                stdout=out.out,
+                stderr=out.err,
+            )
         return await COMMANDS[args.command](ph, args, out)
 
 
@@ -332,6 +348,14 @@ def _print_server(server: Any, out: Output) -> None:
 async def _dispatch(args: argparse.Namespace, out: Output) -> int:
     if args.command == "serve":
         return await _serve(args, out)
+    if args.command == "demo" and args.web:
+        return await run_demo_web(
+            port=args.port,
+            open_browser=not args.no_open,
+            tile_delay=args.tile_delay,
+            stdout=out.out,
+            stderr=out.err,
+        )
     if args.command == "demo":
         from ._cli.demo import run_demo
 

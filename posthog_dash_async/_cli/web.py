@@ -10,12 +10,12 @@ import asyncio
 import errno
 import webbrowser
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from aiohttp import web
 
-from .._client import AsyncPostHog
-from ..web import create_app
+    from .._client import AsyncPostHog
 
 __all__ = ["DEFAULT_PORT", "add_web_arguments", "demo_dashboard", "run_demo_web", "run_view"]
 
@@ -56,6 +56,10 @@ async def start_view(ph: AsyncPostHog, dashboard_id: int, port: int) -> tuple[we
 
     Raises :class:`OSError` (``errno.EADDRINUSE``) when the port is taken.
     """
+    from aiohttp import web
+
+    from ..web import create_app
+
     runner = web.AppRunner(
         create_app(ph, dashboard_id=dashboard_id),
         access_log=None,
@@ -199,6 +203,7 @@ async def run_demo_web(
     ready: Callable[[str], None] | None = None,
 ) -> int:
     """``demo --web``: an embedded FakePostHog, its demo dashboard, and the live view of it."""
+    from .._client import AsyncPostHog
     from ..testing import FakePostHog
 
     # The fake's default answers personal API keys on stream_tiles the way PostHog does

@@ -137,7 +137,7 @@
           backgroundColor: COLORS[i % COLORS.length] + (bar ? "cc" : "22"),
           borderWidth: 2,
           pointRadius: 2,
-          tension: 0.25,
+          cubicInterpolationMode: "monotone",
           fill: !bar && series.length === 1,
         })),
       },
