@@ -1,18 +1,21 @@
-"""A small aiohttp web app on posthog-dash-async: JSON endpoints and a live tile page.
+"""A small aiohttp web app on posthog-dash-async: the live dashboard view plus JSON endpoints.
 
     python examples/webapp.py [--port 8080]
 
-then open http://127.0.0.1:8080/. Routes:
+then open http://127.0.0.1:8080/. The page and its tile stream come from the SDK's
+:func:`posthog_dash_async.web.mount` (the same view as ``posthog-dash view``); this app adds
+its own JSON route next to them. Routes:
 
-- ``GET /`` — a page that lists dashboards and shows one's tiles as they arrive
-  (``EventSource`` on the stream endpoint below; ``/?dashboard=412`` opens one directly);
-- ``GET /api/dashboards`` — every dashboard (all pages), as a JSON array;
-- ``GET /api/dashboards/{id}`` — one dashboard with its tiles, as JSON;
-- ``GET /api/dashboards/{id}/stream`` — the SDK's ``stream_tiles`` relayed to the browser
-  as server-sent events, one ``data: <json>`` per typed event.
+- ``GET /`` — the live view: a dashboard list, and one dashboard laid out on PostHog's grid,
+  tiles drawn as they arrive (``/?dashboard=412`` opens one directly);
+- ``GET /api/dashboards`` — id, name and pinned flag of every dashboard (all pages);
+- ``GET /api/dashboards/{id}/stream`` — ``stream_tiles`` relayed to the browser as
+  server-sent events by :func:`posthog_dash_async.web.sse_relay`;
+- ``GET /api/dashboards/{id}`` — one dashboard with its tiles, as JSON (this file's own route).
 
 One :class:`AsyncPostHog` is created at startup (``cleanup_ctx``) and shared by every
-request: its semaphore bounds what all visitors together ask of PostHog. Configured by
+request: its semaphore bounds what all visitors together ask of PostHog, and the API key
+stays in this process (the page only talks to this server). Configured by
 ``POSTHOG_HOST`` / ``POSTHOG_PERSONAL_API_KEY`` / ``POSTHOG_PROJECT_ID``; when those are
 not set it starts an embedded FakePostHog so the page works without an account.
 
@@ -28,22 +31,15 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
 import posthog_dash_async as pda
+from posthog_dash_async.web import mount
 
-STATIC = Path(__file__).with_name("static")
 PH: web.AppKey[pda.AsyncPostHog] = web.AppKey("posthog", pda.AsyncPostHog)
-SSE_HEADERS = {
-    "Content-Type": "text/event-stream",
-    "Cache-Control": "no-cache, no-transform",
-    # Tell nginx-style proxies not to buffer: events must reach the browser as they come.
-    "X-Accel-Buffering": "no",
-}
 
 
 @dataclass
@@ -114,21 +110,6 @@ def _dashboard_id(request: web.Request) -> int:
     return value
 
 
-async def index(request: web.Request) -> web.FileResponse:
-    """The page."""
-    return web.FileResponse(STATIC / "index.html")
-
-
-async def list_dashboards(request: web.Request) -> web.Response:
-    """Every dashboard, all pages, as a JSON array."""
-    ph = request.app[PH]
-    try:
-        items = [d async for d in ph.dashboards.iter()]
-    except pda.PostHogError as exc:
-        return _error(exc)
-    return _json(items)
-
-
 async def get_dashboard(request: web.Request) -> web.Response:
     """One dashboard with its tiles, as JSON."""
     ph = request.app[PH]
@@ -139,61 +120,13 @@ async def get_dashboard(request: web.Request) -> web.Response:
     return _json(dashboard)
 
 
-def event_payload(event: pda.StreamEvent) -> Any:
-    """A typed event back in the server's wire shape: known events encode with their
-    ``type`` tag; an unknown one is passed on as it came."""
-    if isinstance(event, pda.UnknownEvent):
-        return event.raw if isinstance(event.raw, dict) else {"type": event.type, "raw": event.raw}
-    return event
-
-
-async def stream_dashboard(request: web.Request) -> web.StreamResponse:
-    """Relay ``stream_tiles`` as server-sent events.
-
-    Failures are sent as a final ``{"type": "error", "error": ...}`` event (no ``tile_id``:
-    the fatal form) on a 200 response, because ``EventSource`` hides the body of a non-200
-    answer from the page and would only say that something failed.
-    """
-    ph = request.app[PH]
-    dashboard_id = _dashboard_id(request)
-    response = web.StreamResponse(headers=SSE_HEADERS)
-    await response.prepare(request)
-
-    async def send(payload: Any) -> None:
-        await response.write(b"data: " + msgspec.json.encode(payload) + b"\n\n")
-
-    try:
-        async with ph.dashboards.stream_tiles(dashboard_id) as stream:
-            async for event in stream:
-                if isinstance(event, pda.CompleteEvent):
-                    # The page says whether PostHog streamed or the SDK fell back to a GET.
-                    await send({"type": "complete", "fallback_used": stream.fallback_used})
-                else:
-                    await send(event_payload(event))
-    except pda.PostHogError as exc:
-        try:
-            await send({"type": "error", "error": str(exc), "kind": type(exc).__name__})
-        except ConnectionResetError:
-            pass
-    except ConnectionResetError:
-        # The browser went away; leaving the block above already closed the PostHog stream.
-        return response
-    try:
-        await response.write_eof()
-    except ConnectionResetError:
-        pass
-    return response
-
-
 def create_app(settings: Settings | None = None) -> web.Application:
     """The web application; PostHog is configured by ``settings`` (see :class:`Settings`)."""
     app = web.Application()
     app.cleanup_ctx.append(_posthog_context(settings or Settings()))
-    app.router.add_get("/", index)
-    app.router.add_get("/api/dashboards", list_dashboards)
+    # The page, its static files, /api/dashboards and /api/dashboards/{id}/stream.
+    mount(app, PH)
     app.router.add_get("/api/dashboards/{id}", get_dashboard)
-    app.router.add_get("/api/dashboards/{id}/stream", stream_dashboard)
-    app.router.add_static("/static/", STATIC)
     return app
 
 

@@ -164,7 +164,7 @@ async def test_webapp_with_its_embedded_fake() -> None:
     async with serve(webapp.Settings(fake_tile_delay=0.0)) as (base, session):
         async with session.get(f"{base}/") as resp:
             assert resp.status == 200
-            assert "EventSource" in await resp.text()
+            assert 'src="static/view.js"' in await resp.text()  # the SDK's live view
         async with session.get(f"{base}/api/dashboards") as resp:
             assert resp.status == 200
             assert {d["id"] for d in await resp.json()} == LISTED
