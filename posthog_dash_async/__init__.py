@@ -9,8 +9,29 @@ async with pda.AsyncPostHog() as ph:
             ...
 """
 
+from ._ascode import (
+    ApplyError,
+    ApplyReport,
+    Change,
+    ExportError,
+    IdentityLostError,
+    Plan,
+    ReportItem,
+    Step,
+    copy_dashboard,
+)
 from ._client import AsyncPostHog
 from ._config import RateLimit, Timeout
+from ._document import (
+    DOCUMENT_VERSION,
+    ButtonTileDocument,
+    DashboardDocument,
+    DocumentError,
+    InsightTileDocument,
+    TextTileDocument,
+    TileDocument,
+    TileLayouts,
+)
 from ._streaming import TileStream
 from ._version import __version__
 from ._wire import UNSET
@@ -64,23 +85,33 @@ from .models import (
 )
 
 __all__ = [
+    "DOCUMENT_VERSION",
     "UNSET",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "ApplyError",
+    "ApplyReport",
     "AsyncPostHog",
     "AuthenticationError",
     "BadRequestError",
     "ButtonTile",
+    "ButtonTileDocument",
+    "Change",
     "ClientStateError",
     "Collaborator",
     "CompleteEvent",
     "Dashboard",
+    "DashboardDocument",
     "DashboardSummary",
     "DashboardTemplate",
+    "DocumentError",
     "EventTooLargeError",
+    "ExportError",
+    "IdentityLostError",
     "Insight",
     "InsightRun",
+    "InsightTileDocument",
     "InvalidArgumentError",
     "Layout",
     "LimitExceededError",
@@ -91,22 +122,28 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
+    "Plan",
     "PostHogError",
     "RateLimit",
     "RateLimitError",
+    "ReportItem",
     "RunInsightsResult",
     "ServerError",
     "SharePassword",
     "SharingConfiguration",
+    "Step",
     "StreamError",
     "StreamEvent",
     "StreamIncompleteError",
     "Text",
+    "TextTileDocument",
     "Tile",
+    "TileDocument",
     "TileErrorEvent",
     "TileErrorInfo",
     "TileEvent",
     "TileLayout",
+    "TileLayouts",
     "TileRef",
     "TileStream",
     "Timeout",
@@ -114,4 +151,5 @@ __all__ = [
     "UnsupportedForApiKeyError",
     "User",
     "__version__",
+    "copy_dashboard",
 ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from .. import _wire
+from .. import _ascode, _wire
 from .._config import Timeout
+from .._document import DashboardDocument
 from .._pagination import iterate_dashboards
 from .._shared_stream import share_stream
 from .._streaming import TileStream
@@ -588,6 +589,42 @@ class Dashboards:
             json=body,
             timeout=timeout,
         )
+
+    # --- dashboards as code (posthog_dash_async._ascode) ---------------------------------
+
+    async def export(self, dashboard_id: int, *, strict: bool = True) -> DashboardDocument:
+        """One dashboard as a portable :class:`DashboardDocument` (``GET dashboards/{id}/``).
+
+        The document has no server ids, users or timestamps; insight queries are kept as the
+        server gave them. A tile no document can describe (a widget, a legacy insight
+        without a query, a tile the server could not read) raises :class:`ExportError`,
+        unless ``strict=False`` leaves it out.
+        """
+        check_id("dashboard_id", dashboard_id)
+        return await _ascode.export_dashboard(self._client, dashboard_id, strict=strict)
+
+    async def plan(
+        self, documents: Iterable[DashboardDocument], *, prune: bool = False
+    ) -> _ascode.Plan:
+        """Compare ``documents`` with the project and return the :class:`Plan` of writes
+        that would make the project match them. Sends reads only.
+
+        A document finds its dashboard by the identity tag ``pda:<key>`` the SDK records on
+        what it creates, or, for a dashboard the document was exported from, by the key
+        derived from its host, project and id. ``prune=True`` also plans the removal of what
+        the SDK created and the documents no longer have; nothing else is ever removed.
+        """
+        return await _ascode.make_plan(self._client, documents, prune=prune)
+
+    async def apply(self, plan: _ascode.Plan) -> _ascode.ApplyReport:
+        """Carry out a plan made by :meth:`plan` with this client; returns an
+        :class:`ApplyReport` (``created``, ``updated``, ``unchanged``, ``removed``).
+
+        Creations and updates go first, removals last. On a failure the other dashboards
+        still finish and :class:`ApplyError` is raised with the partial report; planning
+        and applying again finishes the job without duplicates. A plan is applied once.
+        """
+        return await _ascode.run_apply(self._client, plan)
 
 
 _TEMPLATE_REQUIRED: tuple[tuple[str, type, str], ...] = (
