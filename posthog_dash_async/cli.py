@@ -7,7 +7,12 @@ printed for people and ``--json`` (JSON lines for lists and streams) for scripts
 Exit codes: 0 success, 1 other API or stream error, 2 usage, 3 authentication or
 permission (401/403), 4 not found, 5 rate limited, 6 server error (5xx), 7 network
 (connection failure or timeout), 130 interrupted (Ctrl-C). Errors are one line on stderr;
-the API key never appears in any output.
+the API key never appears in any output, and no string from the server reaches the
+terminal with its control characters or escape sequences.
+
+The terminal output is drawn with `rich`, from the ``cli`` extra
+(``pip install 'posthog-dash-async[cli]'``); without it the command says so in one line
+and exits 2. This module imports nothing from the extra until :func:`main` runs.
 """
 
 from __future__ import annotations
@@ -15,28 +20,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from ._cli.commands import COMMANDS
-from ._cli.output import (
+from ._cli.exits import (
     EXIT_AUTH,
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    INSTALL_HINT,
     PROG,
-    Output,
-    is_expected,
-    redact,
 )
 from ._cli.web import add_web_arguments, run_demo_web, run_view
 from ._client import AsyncPostHog
 from ._config import ENV_API_KEY, ENV_HOST, ENV_PROJECT_ID, Timeout
 
+if TYPE_CHECKING:
+    from ._cli.output import Output
+
 __all__ = ["build_parser", "main"]
+
+# The packages of the ``cli`` extra, imported only when a command runs.
+CLI_EXTRA = ("rich", "markdown_it", "pygments")
 
 EPILOG = f"""\
 configuration: {ENV_API_KEY}, {ENV_HOST} (default https://us.posthog.com) and
@@ -129,6 +136,34 @@ def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
 
 
+def _output_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    parser.add_argument(
+        "--no-color",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="no colour (also when NO_COLOR is set, or when the output is not a terminal)",
+    )
+
+
+class _Switch(argparse.BooleanOptionalAction):
+    """``--x``/``--no-x`` that refuses both spellings on one command line."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        seen = f"_seen_{self.dest}"
+        previous = getattr(namespace, seen, None)
+        if previous is not None and option_string is not None and previous != option_string:
+            parser.error(f"argument {option_string}: not allowed with argument {previous}")
+        if option_string is not None:
+            setattr(namespace, seen, option_string)
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``posthog-dash`` (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -139,8 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _connection_options(parser, suppress=False)
+    _output_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _connection_options(common, suppress=True)
+    _output_options(common, suppress=True)
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -175,9 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int, metavar="ID")
     p.add_argument("--name")
     p.add_argument("--description")
-    p.add_argument("--pinned", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--tag", action="append", help="a tag; replaces the tag set (repeatable)")
-    p.add_argument("--clear-tags", action="store_true", help="remove every tag")
+    p.add_argument("--pinned", action=_Switch, default=None)
+    tags = p.add_mutually_exclusive_group()
+    tags.add_argument("--tag", action="append", help="a tag; replaces the tag set (repeatable)")
+    tags.add_argument("--clear-tags", action="store_true", help="remove every tag")
     p.add_argument("--restriction-level", type=int, choices=(21, 37), default=None)
 
     p = command("delete", "soft-delete a dashboard (restore undoes it)")
@@ -199,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("stream", "show a dashboard's tiles as they are computed")
     p.add_argument("id", type=int, metavar="ID")
     p.add_argument("--layout", choices=("sm", "xs"), default="sm", help="layout order")
-    p.add_argument("--live", action="store_true", help="redraw in place (on a terminal)")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="redraw in place on the dashboard's grid (on a terminal; not with --json)",
+    )
     p.add_argument(
         "--no-fallback",
         action="store_true",
@@ -267,25 +309,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="delay per streamed tile, to show tiles arriving",
     )
     p.add_argument("--web", action="store_true", help="show a demo dashboard in the web view")
+    _output_options(p, suppress=True)
     add_web_arguments(p)
     return parser
 
 
 def _output(args: argparse.Namespace) -> Output:
+    from ._cli.output import Output
+
     secret = getattr(args, "api_key", None) or os.environ.get(ENV_API_KEY) or None
-    out = Output(out=sys.stdout, err=sys.stderr, secret=secret)
-    if out.isatty("out"):
-        out.width = max(40, shutil.get_terminal_size((100, 24)).columns - 1)
-    else:
-        out.width = 120
-    return out
+    return Output(
+        out=sys.stdout, err=sys.stderr, secret=secret, no_color=getattr(args, "no_color", False)
+    )
+
+
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Flags that argparse accepts together but that contradict each other: refused with
+    the usage line and exit 2, before anything is sent."""
+    if args.command == "stream" and args.live and args.json:
+        parser.error("stream: argument --live: not allowed with argument --json")
+
+
+def _missing_extra(exc: ImportError) -> bool:
+    name = exc.name or ""
+    return name.split(".")[0] in CLI_EXTRA
 
 
 async def _run_api_command(args: argparse.Namespace, out: Output) -> int:
+    from ._cli.commands import COMMANDS
+
     if not out.secret:
-        out.err.write(
+        out.error_text(
             f"{PROG}: auth: no API key: set {ENV_API_KEY} or pass --api-key "
-            f"(or try `{PROG} demo`, which needs none)\n"
+            f"(or try `{PROG} demo`, which needs none)"
         )
         return EXIT_AUTH
     client = AsyncPostHog(
@@ -368,9 +424,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     The console script passes the return value to ``sys.exit``.
     """
+    try:
+        import rich  # noqa: F401  (the cli extra)
+
+        from ._cli import commands, output  # noqa: F401
+    except ImportError as exc:
+        if not _missing_extra(exc):
+            raise
+        sys.stderr.write(f"{PROG}: the command line needs the 'cli' extra: {INSTALL_HINT}\n")
+        return EXIT_USAGE
+    from ._cli.output import is_expected, redact
+    from ._cli.sanitize import clean
+
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
+        _check_combinations(parser, args)
     except SystemExit as exc:  # argparse: 2 for a usage error, 0 for --help/--version
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     out = _output(args)
@@ -388,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return out.error(exc)
         # A bug rather than an expected failure: still one line (and no key), with the
         # exception type to report.
-        message = redact(f"{PROG}: internal error: {type(exc).__name__}: {exc}", out.secret)
+        message = redact(clean(f"{PROG}: internal error: {type(exc).__name__}: {exc}"), out.secret)
         sys.stderr.write(" ".join(message.split()) + "\n")
         return 1
 

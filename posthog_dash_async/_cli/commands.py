@@ -7,7 +7,6 @@ exit code. Expected failures are raised as SDK exceptions and reported by the ca
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ from .._client import AsyncPostHog
 from .._wire import UNSET
 from ..models import Collaborator, Dashboard, DashboardSummary, SharingConfiguration
 from .live import painter_for, show_stream
-from .output import EXIT_OK, Output, UsageError, event_json, format_time, person, table
+from .output import EXIT_OK, Output, UsageError, clean, event_json, format_time, person, table
 from .render import insight_kind, tile_title
 
 __all__ = ["COMMANDS"]
@@ -57,11 +56,16 @@ def _tile_kind(tile: Any) -> str:
     return str(tile.kind)
 
 
+def _name(d: Dashboard | DashboardSummary) -> str:
+    return clean(d.name or "") or "(untitled)"
+
+
 def dashboard_lines(d: Dashboard, width: int) -> list[str]:
-    """A dashboard for people: title, description, facts, then its tiles as a table."""
-    lines = [f"{d.name or '(untitled)'} (#{d.id})" + ("  ★ pinned" if d.pinned else "")]
+    """A dashboard for people: title, description, facts, then its tiles as a table
+    (every server string cleaned; the table's lines carry the `rich` table)."""
+    lines = [f"{_name(d)} (#{d.id})" + ("  ★ pinned" if d.pinned else "")]
     if d.description:
-        lines.append(d.description)
+        lines.append(clean(d.description, multiline=True))
     facts = [
         f"restriction: {_restriction(d.restriction_level)}",
         f"created {format_time(d.created_at)} by {person(d.created_by)}",
@@ -69,20 +73,29 @@ def dashboard_lines(d: Dashboard, width: int) -> list[str]:
         f"shared: {'yes' if d.is_shared else 'no'}",
     ]
     if d.tags:
-        facts.insert(0, f"tags: {', '.join(d.tags)}")
+        facts.insert(0, f"tags: {', '.join(clean(t) for t in d.tags)}")
     lines.append(" · ".join(facts))
     if d.deleted:
         lines.append("(deleted: `posthog-dash restore` brings it back)")
-    lines.append("")
+    return lines
+
+
+def tiles_table(d: Dashboard, width: int) -> list[str]:
+    """A dashboard's tiles as a table (``no tiles`` when it has none)."""
     if not d.tiles:
-        lines.append("no tiles")
-        return lines
+        return ["no tiles"]
     rows = [
         [str(t.order if t.order is not None else "-"), str(t.id), _tile_kind(t), tile_title(t)]
         for t in d.tiles
     ]
-    lines += table(("ORDER", "TILE", "KIND", "NAME"), rows, width=width, flex=3)
-    return lines
+    return table(("ORDER", "TILE", "KIND", "NAME"), rows, width=width, flex=3)
+
+
+def print_dashboard(out: Output, d: Dashboard) -> None:
+    """A dashboard for people on stdout: :func:`dashboard_lines`, a blank line, its tiles."""
+    out.lines(dashboard_lines(d, out.width))
+    out.line("")
+    out.lines(tiles_table(d, out.width))
 
 
 def _show_dashboard(out: Output, args: argparse.Namespace, d: Dashboard, done: str) -> int:
@@ -90,7 +103,7 @@ def _show_dashboard(out: Output, args: argparse.Namespace, d: Dashboard, done: s
         out.json(d)
     else:
         out.line(done)
-        out.lines(dashboard_lines(d, out.width))
+        print_dashboard(out, d)
     return EXIT_OK
 
 
@@ -105,31 +118,22 @@ async def cmd_list(ph: AsyncPostHog, args: argparse.Namespace, out: Output) -> i
         "exclude_generated": True if args.exclude_generated else None,
         "creation_mode": args.creation_mode,
     }
-    progress = out.isatty("err")
     total: int | None = None
-    if progress:
+    if out.isatty("err"):
         # The iterator does not expose the total; a one-item page tells it cheaply, so that
-        # people see "fetched N of M" on long lists.
+        # people see a progress bar on long lists.
         total = (await ph.dashboards.list(limit=1, **filters)).count
     rows: list[list[str]] = []
     started = time.perf_counter()
-    last_shown = 0.0
     count = 0
-    async for item in ph.dashboards.iter(page_size=args.page_size, **filters):
-        count += 1
-        if args.json:
-            out.json(item)
-        else:
-            rows.append(_summary_row(item))
-        now = time.perf_counter()
-        if progress and now - last_shown > 0.1:
-            last_shown = now
-            of = f" of {total}" if total is not None else ""
-            out.err.write(f"\rfetched {count}{of}")
-            out.err.flush()
-    if progress:
-        out.err.write("\r\x1b[K")
-        out.err.flush()
+    with out.progress("fetching dashboards", total) as progress:
+        async for item in ph.dashboards.iter(page_size=args.page_size, **filters):
+            count += 1
+            if args.json:
+                out.json(item)
+            else:
+                rows.append(_summary_row(item))
+            progress.advance()
     if not args.json:
         out.lines(table(SUMMARY_HEADERS, rows, width=out.width))
         elapsed = time.perf_counter() - started
@@ -143,7 +147,7 @@ async def cmd_get(ph: AsyncPostHog, args: argparse.Namespace, out: Output) -> in
     if args.json:
         out.json(d)
     else:
-        out.lines(dashboard_lines(d, out.width))
+        print_dashboard(out, d)
     return EXIT_OK
 
 
@@ -155,22 +159,15 @@ async def cmd_stream(ph: AsyncPostHog, args: argparse.Namespace, out: Output) ->
     if args.json:
         async with stream:
             async for event in stream:
-                out.line(event_json(event))
-                out.out.flush()
+                out.raw_json_line(event_json(event))
         if stream.fallback_used:
             out.note("(the server refused the stream for this key; served from GET instead)")
         return EXIT_OK
-    size = _terminal_size()
-    painter = painter_for(out.out, live=args.live, width=out.width, height=size[1])
-    await show_stream(stream, painter, width=out.width)
+    painter = painter_for(out, live=args.live)
+    await show_stream(stream, painter, layout=args.layout)
     if stream.fallback_used:
         out.note("(the server refused the stream for this key; served from GET instead)")
     return EXIT_OK
-
-
-def _terminal_size() -> tuple[int, int]:
-    size = shutil.get_terminal_size((100, 24))
-    return size.columns, size.lines
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -221,8 +218,7 @@ async def cmd_delete(ph: AsyncPostHog, args: argparse.Namespace, out: Output) ->
     else:
         extra = " and the insights only it used" if args.delete_insights else ""
         out.line(
-            f"deleted dashboard {d.id} ({d.name or 'untitled'}){extra}; "
-            f"undo with: posthog-dash restore {d.id}"
+            f"deleted dashboard {d.id} ({_name(d)}){extra}; undo with: posthog-dash restore {d.id}"
         )
     return EXIT_OK
 
@@ -278,25 +274,26 @@ async def cmd_collaborators(ph: AsyncPostHog, args: argparse.Namespace, out: Out
         if args.json:
             out.json(added)
         else:
-            out.line(f"{person(added.user)} ({added.user.email}) can now edit dashboard {args.id}")
+            who = f"{person(added.user)} ({clean(added.user.email)})"
+            out.line(f"{who} can now edit dashboard {args.id}")
         return EXIT_OK
     await collaborators.remove(args.id, args.user_uuid)
     if args.json:
         out.json({"removed": args.user_uuid, "dashboard_id": args.id})
     else:
-        out.line(f"removed {args.user_uuid} from the collaborators of dashboard {args.id}")
+        out.line(f"removed {clean(args.user_uuid)} from the collaborators of dashboard {args.id}")
     return EXIT_OK
 
 
 def sharing_lines(config: SharingConfiguration, host: str) -> list[str]:
     """A sharing configuration for people, with the public link when sharing is on."""
-    token = config.access_token or ""
+    token = clean(config.access_token or "")
     lines = [
         f"sharing: {'enabled' if config.enabled else 'disabled'}",
         f"access token: {token}" + ("" if config.created_at else " (not saved yet)"),
     ]
     if config.enabled and token:
-        lines.append(f"public link: {host}/shared/{token}")
+        lines.append(f"public link: {clean(host)}/shared/{token}")
     if config.password_required:
         lines.append("password required")
     if config.created_at is not None:
@@ -347,7 +344,7 @@ async def cmd_from_template(ph: AsyncPostHog, args: argparse.Namespace, out: Out
     d = await ph.dashboards.create_from_template_json(
         template, creation_context=args.creation_context
     )
-    return _show_dashboard(out, args, d, f"created dashboard {d.id} from {args.file}")
+    return _show_dashboard(out, args, d, f"created dashboard {d.id} from {clean(args.file)}")
 
 
 COMMANDS: dict[str, Command] = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -142,11 +141,9 @@ class Demo:
         target = max(self.state.details.values(), key=_variety)
         expected = len(target.tiles)
         self.out.line(f"    streaming {_quote(target)}: {expected} tiles")
-        size = shutil.get_terminal_size((100, 24))
-        width = min(self.out.width, 100)
-        painter = painter_for(self.out.out, live=True, width=width, height=size.lines)
+        painter = painter_for(self.out, live=True)
         stream = self.ph.dashboards.stream_tiles(target.id)
-        view = await show_stream(stream, painter, width=width)
+        view = await show_stream(stream, painter)
         _check(view.done, "the stream did not complete")
         _check(
             view.received == expected,

@@ -1,64 +1,40 @@
-"""Drive a tile stream onto a terminal: redrawn in place on a tty, appended lines otherwise.
+"""Drive a tile stream onto a terminal: redrawn in place on a tty, appended otherwise.
 
-Redrawing uses plain ANSI sequences (cursor to the start of a previous line, erase to the
-end of the screen), so it needs no curses and no dependency. A frame never grows past the
-terminal's height: the cursor cannot move above the top of the screen, so a taller frame
-would leave stale copies behind. Once the stream ends the live region is replaced by the
-full final view, so the scrollback keeps every tile.
+On a terminal the view is a ``rich.live.Live`` display: the dashboard's tiles on its own
+grid, redrawn after every event and a few times a second, so it follows the terminal as it
+resizes. While the stream runs the display is cropped to the screen (a taller frame could
+not be redrawn in place); when it ends, the full final view is printed, so the scrollback
+keeps every tile. Off a terminal (a pipe, a file, ``stream`` without ``--live``) each tile
+is printed once, as it arrives, with its position (``[3]``, or ``[3/4]`` once the total is
+known).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
 from ..errors import StreamError, StreamIncompleteError
-from .render import FAIL_MARK, LiveView, truncate
+from .output import Output, make_console
+from .render import Cell, LiveView, cell_block
 
 if TYPE_CHECKING:
     from .._streaming import TileStream
 
 __all__ = [
     "AppendPainter",
+    "LivePainter",
     "Painter",
     "RedrawPainter",
     "painter_for",
     "show_stream",
-    "use_color",
 ]
 
-HIDE_CURSOR = "\x1b[?25l"
-SHOW_CURSOR = "\x1b[?25h"
-ERASE_DOWN = "\x1b[J"
-BOLD = "\x1b[1m"
-RED = "\x1b[31m"
-DIM = "\x1b[2m"
-RESET = "\x1b[0m"
-
-
-def use_color(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
-    return _isatty(stream) and not os.environ.get("NO_COLOR")
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _style(line: str, color: bool) -> str:
-    if not color:
-        return line
-    if line.startswith(FAIL_MARK):
-        return f"{RED}{line}{RESET}"
-    if line.startswith("■ "):
-        return f"{BOLD}{line}{RESET}"
-    if line.startswith("["):
-        return f"{DIM}{line}{RESET}"
-    return line
+REFRESH_PER_SECOND = 4
 
 
 class Painter(Protocol):
@@ -67,10 +43,10 @@ class Painter(Protocol):
     def start(self, view: LiveView) -> None:
         """Before the first event."""
 
-    def update(self, view: LiveView, added: list[str]) -> None:
-        """After each event; ``added`` holds the lines that event contributed."""
+    def update(self, view: LiveView, added: list[Cell]) -> None:
+        """After each event; ``added`` holds the tiles that event contributed."""
 
-    def finish(self, view: LiveView, elapsed: float) -> None:
+    def finish(self, view: LiveView) -> None:
         """The stream ended (completely, or with a stream error shown in the view)."""
 
     def abandon(self, view: LiveView) -> None:
@@ -78,103 +54,89 @@ class Painter(Protocol):
 
 
 class AppendPainter:
-    """Plain lines, appended: for pipes, files and logs. Each tile's first line carries its
-    position (``[3]``, or ``[3/4]`` once the total is known)."""
+    """Each tile printed once as it arrives: for pipes, files and logs."""
 
-    def __init__(self, out: TextIO, *, width: int, color: bool = False) -> None:
-        self._out = out
-        self._width = width
-        self._color = color
+    def __init__(self, console: Console) -> None:
+        self._console = console
         self._shown = 0
+        self._header = False
 
     def start(self, view: LiveView) -> None:
         return None
 
-    def update(self, view: LiveView, added: list[str]) -> None:
-        if not added:
-            return
-        lines = []
-        for line in added:
-            if line.startswith(("■ ", FAIL_MARK)) and self._shown < view.received:
-                self._shown += 1
-                position = (
-                    f"{self._shown}/{view.total}" if view.total is not None else str(self._shown)
-                )
-                line = f"[{position}] {line}"
-            lines.append(_style(truncate(line, self._width), self._color))
-        self._out.write("\n".join(lines) + "\n")
-        self._out.flush()
+    def update(self, view: LiveView, added: list[Cell]) -> None:
+        if view.dashboard is not None and not self._header:
+            self._header = True
+            for line in view.header():
+                self._console.print(line)
+        for cell in added:
+            self._shown += 1
+            position = f"{self._shown}/{view.total}" if view.total is not None else str(self._shown)
+            self._console.print(cell_block(cell, position))
+        self._console.file.flush()
 
-    def finish(self, view: LiveView, elapsed: float) -> None:
-        self._out.write(_style(f"{view.status_line()} in {elapsed:.2f} s", self._color) + "\n")
-        self._out.flush()
+    def finish(self, view: LiveView) -> None:
+        fatal = view.fatal_line()
+        if fatal is not None:
+            self._console.print(fatal)
+        self._console.print(Text(view.status_line(), style="dim"))
+        self._console.file.flush()
 
     def abandon(self, view: LiveView) -> None:
-        return None
+        self._console.file.flush()
 
 
-class RedrawPainter:
-    """The whole view redrawn in place after every event (a terminal)."""
+class LivePainter:
+    """The whole view redrawn in place (``rich.live``) on a terminal."""
 
-    def __init__(self, out: TextIO, *, width: int, height: int, color: bool = True) -> None:
-        self._out = out
-        self._width = width
-        self._height = max(3, height)
-        self._color = color
-        self._drawn = 0
-        self._cursor_hidden = False
-
-    def _draw(self, lines: list[str]) -> None:
-        parts = []
-        if self._drawn:
-            # Back to the first line of the previous frame, then erase it all.
-            parts.append(f"\x1b[{self._drawn}F")
-        parts.append(ERASE_DOWN)
-        parts.extend(_style(truncate(line, self._width), self._color) + "\n" for line in lines)
-        self._out.write("".join(parts))
-        self._out.flush()
-        self._drawn = len(lines)
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._live: Live | None = None
 
     def start(self, view: LiveView) -> None:
-        self._out.write(HIDE_CURSOR)
-        self._cursor_hidden = True
-        self._draw(view.frame(self._height - 1))
+        self._live = Live(
+            console=self._console,
+            get_renderable=view.renderable,
+            auto_refresh=True,
+            refresh_per_second=REFRESH_PER_SECOND,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+            vertical_overflow="ellipsis",
+        )
+        self._live.start(refresh=True)
 
-    def update(self, view: LiveView, added: list[str]) -> None:
-        if view.done:
-            return  # finish() draws the final frame, with the elapsed time
-        self._draw(view.frame(self._height - 1))
+    def update(self, view: LiveView, added: list[Cell]) -> None:
+        if self._live is not None:
+            self._live.refresh()
 
-    def finish(self, view: LiveView, elapsed: float) -> None:
-        lines = view.frame()
-        lines[len(view.header_lines())] = f"{view.status_line()} in {elapsed:.2f} s"
-        self._draw(lines)
-        self._drawn = 0
-        self._show_cursor()
+    def finish(self, view: LiveView) -> None:
+        if self._live is not None:
+            self._live.stop()  # prints the final view in full
+            self._live = None
 
     def abandon(self, view: LiveView) -> None:
-        """Give the cursor back. Tiles already on screen stay (after Ctrl-C they are what
-        the user was looking at); a frame that only said "waiting" is erased."""
-        if self._drawn and view.dashboard is None:
-            self._out.write(f"\x1b[{self._drawn}F{ERASE_DOWN}")
-        self._drawn = 0
-        self._show_cursor()
-
-    def _show_cursor(self) -> None:
-        if self._cursor_hidden:
-            self._out.write(SHOW_CURSOR)
-            self._cursor_hidden = False
-        self._out.flush()
+        """Stop the display. Tiles already on screen stay (after Ctrl-C they are what the
+        user was looking at); a frame that only said "waiting" is erased."""
+        if self._live is not None:
+            if view.dashboard is None:
+                self._live.transient = True
+            self._live.stop()
+            self._live = None
 
 
-async def show_stream(stream: TileStream, painter: Painter, *, width: int = 80) -> LiveView:
+# The name the previous renderer used for the in-place painter.
+RedrawPainter = LivePainter
+
+
+async def show_stream(stream: TileStream, painter: Painter, *, layout: str = "sm") -> LiveView:
     """Read ``stream`` to its end, painting after every event; return the final view.
 
     A broken stream is shown in the view (``✗ stream failed: ...``) and its exception is
     re-raised for the caller to report. Any other exception (including cancellation by
     Ctrl-C) leaves the terminal clean: cursor shown, a frame with nothing in it erased.
     """
-    view = LiveView(width=width)
+    view = LiveView(layout=layout)
     started = time.perf_counter()
     painter.start(view)
     finished = False
@@ -182,14 +144,16 @@ async def show_stream(stream: TileStream, painter: Painter, *, width: int = 80) 
         async with stream:
             async for event in stream:
                 painter.update(view, view.feed(event))
+        view.elapsed = time.perf_counter() - started
         finished = True
-        painter.finish(view, time.perf_counter() - started)
+        painter.finish(view)
         return view
     except (StreamError, StreamIncompleteError) as exc:
         # Keep the tiles that did arrive on screen, with the failure under them.
-        painter.update(view, view.fail(_reason(exc)))
+        view.fail(_reason(exc))
+        view.elapsed = time.perf_counter() - started
         finished = True
-        painter.finish(view, time.perf_counter() - started)
+        painter.finish(view)
         raise
     finally:
         if not finished:
@@ -202,9 +166,18 @@ def _reason(exc: StreamError | StreamIncompleteError) -> str:
     return "the stream ended before it was complete"
 
 
-def painter_for(out: TextIO, *, live: bool, width: int, height: int) -> Painter:
-    """The in-place painter when asked for ``--live`` on a terminal, else appended lines."""
-    color = use_color(out)
-    if live and _isatty(out):
-        return RedrawPainter(out, width=width, height=height, color=color)
-    return AppendPainter(out, width=width, color=color)
+def painter_for(out: Output | TextIO, *, live: bool, width: int | None = None) -> Painter:
+    """The in-place painter when asked for ``--live`` on a terminal, else appended tiles.
+
+    ``out`` is the command's :class:`Output` (its console, colour and key masking), or a
+    plain stream.
+    """
+    if isinstance(out, Output):
+        console = out.console
+        if width is not None and not out.isatty("out"):
+            console = make_console(console.file, width=width, color=out.color)
+    else:
+        console = make_console(out, width=width)
+    if live and console.is_terminal:
+        return LivePainter(console)
+    return AppendPainter(console)
