@@ -33,6 +33,7 @@ from ._cli.exits import (
     INSTALL_HINT,
     PROG,
 )
+from ._cli.tiles import add_tiles_parser
 from ._cli.web import add_web_arguments, run_demo_web, run_view
 from ._client import AsyncPostHog
 from ._config import ENV_API_KEY, ENV_HOST, ENV_PROJECT_ID, Timeout
@@ -233,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int, metavar="ID", help="the dashboard the tile is on")
     p.add_argument("tile", type=int, metavar="TILE")
     p.add_argument("--to", type=int, required=True, metavar="ID", help="destination dashboard")
+
+    p = command("tiles", "list, add, edit, copy, reorder or delete tiles", json=False)
+    add_tiles_parser(p, [common, as_json])
 
     p = command("stream", "show a dashboard's tiles as they are computed")
     p.add_argument("id", type=int, metavar="ID")

@@ -21,6 +21,7 @@ from ..models import Collaborator, Dashboard, DashboardSummary, SharingConfigura
 from .live import painter_for, show_stream
 from .output import EXIT_OK, Output, UsageError, clean, event_json, format_time, person, table
 from .render import insight_kind, tile_title
+from .tiles import cmd_tiles
 
 __all__ = ["COMMANDS"]
 
@@ -356,6 +357,7 @@ COMMANDS: dict[str, Command] = {
     "delete": cmd_delete,
     "restore": cmd_restore,
     "move-tile": cmd_move_tile,
+    "tiles": cmd_tiles,
     "collaborators": cmd_collaborators,
     "sharing": cmd_sharing,
     "from-template": cmd_from_template,
