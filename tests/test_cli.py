@@ -25,7 +25,6 @@ import pytest
 from conftest import fixture_bytes
 
 import posthog_dash_async as pda
-from posthog_dash_async._cli.live import AppendPainter, RedrawPainter, show_stream
 from posthog_dash_async._cli.output import (
     UsageError,
     classify,
@@ -33,24 +32,7 @@ from posthog_dash_async._cli.output import (
     event_json,
     table,
 )
-from posthog_dash_async._cli.render import (
-    FAIL_MARK,
-    SPARK_CHARS,
-    LiveView,
-    big_number,
-    display_width,
-    error_lines,
-    format_value,
-    funnel_lines,
-    insight_kind,
-    progress_text,
-    sparkline,
-    text_lines,
-    tile_lines,
-    trend_lines,
-    truncate,
-)
-from posthog_dash_async._cli.render import Series as TrendSeries
+from posthog_dash_async._cli.render import FAIL_MARK, display_width
 from posthog_dash_async.cli import main
 from posthog_dash_async.testing import FakePostHog
 
@@ -132,7 +114,8 @@ async def test_list_prints_a_table_of_every_page(
         "LAST",
         "ACCESSED",
     ]
-    ids = [int(line.split()[0]) for line in lines[1:-1]]
+    assert set(lines[1]) == {"─"}  # the header's rule
+    ids = [int(line.split()[0]) for line in lines[2:-1]]
     assert ids == [415, 412, 450, 377, 420, 388, 401, 433]  # pinned first, then by name
     assert "Growth overview" in run.out
     assert lines[-1].startswith("8 dashboards")
@@ -164,8 +147,9 @@ async def test_get_shows_the_dashboard_and_its_tiles(
     run = await cli(capsys, server, "get", "412")
     assert run.code == 0, run.err
     assert run.out.startswith("Growth overview (#412)")
-    assert "9001  insight/trends  Weekly active users" in run.out
-    assert "9002  insight/funnel  Pricing → signup funnel" in run.out
+    rows = [line.split() for line in run.out.splitlines()]
+    assert ["0", "9001", "insight/trends", "Weekly", "active", "users"] in rows
+    assert ["1", "9002", "insight/funnel", "Pricing", "→", "signup", "funnel"] in rows
     as_json = await cli(capsys, server, "get", "412", "--json")
     detail = json.loads(as_json.out)
     assert detail["id"] == 412
@@ -229,7 +213,8 @@ async def test_move_tile(server: FakePostHog, capsys: pytest.CaptureFixture[str]
 async def test_move_tile_refused_for_api_keys_is_an_auth_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    async with FakePostHog() as strict:  # PostHog's default: no personal API keys here
+    # PostHog's older move_tile: no scope, so no personal API keys there.
+    async with FakePostHog(move_tile_flavour="ref") as strict:
         run = await cli(capsys, strict, "move-tile", "412", "9003", "--to", "388")
     assert run.code == 3
     assert run.err.count("\n") == 1
@@ -315,18 +300,26 @@ async def test_stream_plain_shows_name_then_tiles_then_progress(
     server.set_stream_faults(tile_errors={9003: "Query exceeded the maximum execution time"})
     run = await cli(capsys, server, "stream", "412")
     assert run.code == 0, run.err
-    lines = run.out.splitlines()
+    lines = [line.rstrip() for line in run.out.splitlines()]
     assert lines[0] == "Growth overview"
     assert lines[1] == "Weekly health of acquisition and activation."
     assert lines[2] == "[1] ■ Weekly active users"
-    assert any(c in lines[3] for c in SPARK_CHARS)
-    assert "last 402" in lines[3]
-    funnel = "\n".join(lines[5:7])
+    assert "━ $pageview 402" in lines[3]  # the legend: series and last value
+    chart = "\n".join(lines[3:12])
+    assert "1,621 ┤" in chart  # the value axis, from the highest value...
+    assert "402 ┤" in chart  # ...to the lowest
+    assert "└┬" in chart  # the time axis, with its labels under it
+    assert "5-Oct-2025" in chart
+    assert "2-Nov-2025" in chart
+    funnel_at = lines.index("[2] ■ Pricing → signup funnel")
+    funnel = "\n".join(lines[funnel_at : funnel_at + 4])
     assert "2,480 100.0%" in funnel
     assert "612  24.7%" in funnel
-    assert lines[7] == f"[3] {FAIL_MARK} tile 9003 (failed)"
-    assert "maximum execution time" in lines[8]
+    assert "conversion 24.7% (612 of 2,480)" in funnel
+    failed_at = lines.index(f"[3] {FAIL_MARK} tile 9003 (failed)")
+    assert "maximum execution time" in lines[failed_at + 1]
     assert lines[-1].startswith("[3 of 3 tiles, 1 failed] complete in ")
+    assert "\x1b" not in run.out  # no colour and no cursor movement on a pipe
 
 
 async def test_stream_json_lines_follow_the_wire_shape(
@@ -561,143 +554,7 @@ async def test_ctrl_c_exits_130_quietly(server: FakePostHog) -> None:
     assert b"Traceback" not in rest
 
 
-# --- pure renderers -------------------------------------------------------------------------
-
-
-def test_sparkline_scales_between_min_and_max() -> None:
-    assert sparkline(range(8)) == SPARK_CHARS
-    assert sparkline([5, 1, 9]) == "▅▁█"  # (5-1)/(9-1)*7 = 3.5 rounds to 4
-    assert sparkline([0, 0, 0]) == "▁▁▁"
-    assert sparkline([3, 3]) == "▄▄"
-    assert sparkline([1, None, 3]) == "▁ █"
-    assert sparkline([]) == ""
-    assert sparkline([None, "x"]) == "  "
-
-
-def test_sparkline_averages_long_series_down_to_width() -> None:
-    line = sparkline(list(range(100)), width=10)
-    assert len(line) == 10
-    assert line[0] == "▁"
-    assert line[-1] == "█"
-    assert list(line) == sorted(line)
-
-
-def test_format_value() -> None:
-    assert format_value(6463.0) == "6,463"
-    assert format_value(1412.5) == "1,412.5"
-    assert format_value(0.25) == "0.25"
-    assert format_value(None) == "–"
-    assert format_value(True) == "–"
-
-
-def test_big_number_draws_three_lines_of_blocks() -> None:
-    assert big_number("412") == ["█ █ ▄█  ▀▀█", "▀▀█  █  █▀▀", "  ▀ ▀▀▀ ▀▀▀"]
-    assert big_number("1.5K")[2] == "▀▀▀ ▀ ▀▀▀ ▀ ▀"
-    assert big_number("n/a") == ["n/a"]  # characters without glyphs stay plain
-    assert big_number("123456789", width=10) == ["123456789"]  # too wide: plain
-
-
-def test_funnel_lines_show_bars_counts_and_conversion() -> None:
-    lines = funnel_lines([("Viewed pricing", 2480), ("user signed up", 612)], width=70)
-    assert lines[0].startswith("1 Viewed pricing ")
-    assert lines[0].endswith("2,480 100.0%")
-    assert lines[1].endswith("  612  24.7%")
-    full = lines[0].count("█")
-    assert lines[1].count("█") == round(full * 612 / 2480)
-    assert all(display_width(line) <= 70 for line in lines)
-    assert funnel_lines([]) == ["(no steps)"]
-    assert funnel_lines([("a", 0), ("b", 0)])[1].endswith("0   0.0%")
-
-
-def test_trend_lines_show_sparkline_and_last_value() -> None:
-    lines = trend_lines(
-        [
-            TrendSeries(
-                "$pageview", [1412.0, 1530.0, 1498.0, 1621.0, 402.0], ["a", "b", "c", "d", "e"]
-            )
-        ],
-        width=60,
-    )
-    assert lines == ["$pageview ▇▇▇█▁ last 402 (e)"]
-    many = trend_lines([TrendSeries(f"s{i}", [i]) for i in range(7)], width=40)
-    assert len(many) == 6
-    assert many[-1] == "… and 2 more series"
-
-
-def test_text_and_error_lines() -> None:
-    body = "## Activation\n\nEverything below this line tracks\nthe first week.\nMore."
-    assert text_lines(body, width=20) == [
-        "## Activation",
-        "Everything below th…",
-        "the first week.",
-        "…",
-    ]
-    assert text_lines("") == ["(empty text)"]
-    long = "x " * 100
-    wrapped = error_lines(long, width=30)
-    assert len(wrapped) == 2
-    assert all(len(line) <= 30 for line in wrapped)
-
-
-def test_truncate_counts_terminal_columns() -> None:
-    assert truncate("abcdef", 4) == "abc…"
-    assert truncate("abc", 3) == "abc"
-    assert truncate("日本語テキスト", 6) == "日本…"
-    assert display_width("日本") == 4
-
-
-def test_tile_lines_for_each_kind_of_the_fixture() -> None:
-    trends, funnel, text = fixture_dashboard().tiles
-    assert insight_kind(trends.insight) == "trends"  # type: ignore[arg-type]
-    assert insight_kind(funnel.insight) == "funnel"  # type: ignore[arg-type]
-    assert tile_lines(trends, 60) == [
-        "■ Weekly active users",
-        "  $pageview ▇▇▇█▁ last 402 (2-Nov-2025)",
-    ]
-    funnel_block = tile_lines(funnel, 60)
-    assert funnel_block[0] == "■ Pricing → signup funnel"
-    assert funnel_block[1].startswith("  1 Viewed pricing")
-    assert funnel_block[1].endswith("100.0%")
-    assert funnel_block[2].endswith("24.7%")
-    assert tile_lines(text, 70) == [
-        "■ Text",
-        "  ## Activation",
-        "  Everything below this line tracks the first-week experience.",
-    ]
-
-
-def test_tile_lines_for_numbers_failures_and_missing_results() -> None:
-    number = pda.Tile(
-        id=1,
-        insight=pda.Insight(
-            id=2,
-            name="Signups (7d)",
-            query={
-                "kind": "InsightVizNode",
-                "source": {"kind": "TrendsQuery", "trendsFilter": {"display": "BoldNumber"}},
-            },
-            result=[{"label": "user signed up", "aggregated_value": 1234567.0, "data": []}],
-        ),
-    )
-    block = tile_lines(number, 40)
-    assert block[0] == "■ Signups (7d)"
-    assert block[1:4] == [f"  {line}" for line in big_number("1.23M")]
-    assert block[4] == "  1,234,567 · user signed up"
-
-    failed = pda.Tile(id=7, error=pda.TileErrorInfo(type="ValidationError", message="bad query"))
-    assert tile_lines(failed, 40) == [
-        f"{FAIL_MARK} tile 7 (failed)",
-        "  ValidationError: bad query",
-    ]
-    empty = pda.Tile(id=8, insight=pda.Insight(id=9, name="Later"))
-    assert tile_lines(empty, 40) == ["■ Later", "  (no cached result)"]
-
-
-def test_progress_text() -> None:
-    assert progress_text(3, None, done=False) == "3 tiles…"
-    assert progress_text(1, None, done=False) == "1 tile…"
-    assert progress_text(4, 4, done=True, failed=1) == "4 of 4 tiles, 1 failed"
-    assert progress_text(1, 1, done=False) == "1 of 1 tile"
+# --- pure helpers ---------------------------------------------------------------------------
 
 
 def _transcript_events() -> list[pda.StreamEvent]:
@@ -705,45 +562,6 @@ def _transcript_events() -> list[pda.StreamEvent]:
     from posthog_dash_async._streaming import decode_event
 
     return [decode_event(data) for data in decode_all(fixture_bytes("stream_tiles_transcript.sse"))]
-
-
-def test_live_view_counts_tiles_and_learns_the_total_at_the_end() -> None:
-    view = LiveView(width=60)
-    events = _transcript_events()
-    added = view.feed(events[0])
-    assert added[0] == "Growth overview"
-    assert view.received == 2
-    assert view.total is None
-    assert view.status_line() == "[2 tiles…] streaming"
-    for event in events[1:]:
-        view.feed(event)
-    assert view.done
-    assert view.received == 4
-    assert view.failed == 1
-    assert view.total == 4
-    frame = view.frame()
-    assert frame[:3] == [
-        "Growth overview",
-        "Weekly health of acquisition and activation.",
-        "[4 of 4 tiles, 1 failed] complete",
-    ]
-    assert f"{FAIL_MARK} tile 9004 (failed)" in frame
-    # A short terminal keeps the newest tiles and says what scrolled away.
-    short = view.frame(max_lines=10)
-    assert len(short) <= 10
-    assert any("earlier tile" in line for line in short)
-    assert short[-len(view.blocks[-1]) :] == view.blocks[-1]
-    assert view.blocks[-1][0] == f"{FAIL_MARK} tile 9004 (failed)"
-
-
-def test_live_view_knows_the_total_when_metadata_has_fewer_than_two_tiles() -> None:
-    dashboard = fixture_dashboard()
-    view = LiveView()
-    view.feed(
-        pda.MetadataEvent(dashboard=msgspec.structs.replace(dashboard, tiles=dashboard.tiles[:1]))
-    )
-    assert view.total == 1
-    assert view.status_line() == "[1 of 1 tile] streaming"
 
 
 def test_event_json_puts_the_type_first() -> None:
@@ -758,59 +576,10 @@ def test_table_fits_the_width_by_narrowing_the_flexible_column() -> None:
     rows = [["1", "a very long dashboard name indeed", "x"], ["22", "short", "yy"]]
     lines = table(["ID", "NAME", "Z"], rows, width=24)
     assert lines[0] == "ID  NAME              Z"
-    assert lines[1] == "1   a very long das…  x"
-    assert lines[2] == "22  short             yy"
+    assert lines[1] == "─" * 24
+    assert lines[2] == "1   a very long das…  x"
+    assert lines[3] == "22  short             yy"
     assert all(display_width(line) <= 24 for line in lines)
-
-
-class _Events:
-    """A stand-in for TileStream: the events of the fixture transcript."""
-
-    def __init__(self, events: list[pda.StreamEvent]) -> None:
-        self._events = events
-
-    async def __aenter__(self) -> _Events:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    def __aiter__(self) -> AsyncIterator[pda.StreamEvent]:
-        async def gen() -> AsyncIterator[pda.StreamEvent]:
-            for event in self._events:
-                yield event
-
-        return gen()
-
-
-async def test_redraw_painter_moves_the_cursor_and_stays_within_the_screen() -> None:
-    out = io.StringIO()
-    painter = RedrawPainter(out, width=50, height=8, color=False)
-    view = await show_stream(_Events(_transcript_events()), painter, width=50)  # type: ignore[arg-type]
-    text = out.getvalue()
-    assert text.startswith("\x1b[?25l")
-    assert text.endswith("\x1b[?25h")
-    frames = text.split("\x1b[J")[1:]
-    assert len(frames) >= 4
-    for frame in frames[:-1]:  # live frames fit the screen; the final one is the full view
-        assert frame.count("\n") <= 7
-    assert "\x1b[" in frames[1] or text.count("F\x1b[J") >= 3  # moved up before redrawing
-    assert "4 of 4 tiles, 1 failed] complete in" in frames[-1]
-    assert view.done
-
-
-async def test_append_painter_numbers_tiles() -> None:
-    out = io.StringIO()
-    await show_stream(_Events(_transcript_events()), AppendPainter(out, width=60), width=60)  # type: ignore[arg-type]
-    lines = out.getvalue().splitlines()
-    assert lines[0] == "Growth overview"
-    assert [line.split(" ", 1)[0] for line in lines if line.startswith("[")][:4] == [
-        "[1]",
-        "[2]",
-        "[3]",
-        "[4]",
-    ]
-    assert "\x1b" not in out.getvalue()
 
 
 # --- progress, demo failure, serve ------------------------------------------------------------
@@ -823,7 +592,7 @@ class _Tty(io.StringIO):
         return True
 
 
-async def test_list_shows_fetched_n_of_m_on_a_terminal(server: FakePostHog) -> None:
+async def test_list_shows_a_progress_bar_on_a_terminal(server: FakePostHog) -> None:
     import argparse
 
     from posthog_dash_async._cli.commands import cmd_list
@@ -837,9 +606,14 @@ async def test_list_shows_fetched_n_of_m_on_a_terminal(server: FakePostHog) -> N
         api_key=server.api_key, host=server.url, project_id=server.project_id
     ) as ph:
         assert await cmd_list(ph, args, Output(out=out, err=err)) == 0
-    assert "fetched 1 of 8" in err.getvalue()
-    assert err.getvalue().endswith("\r\x1b[K")  # the progress line is erased at the end
+    shown = err.getvalue()
+    assert "fetching dashboards" in shown
+    assert "8/8" in shown  # rich's "completed/total" column
+    assert "\x1b[?25l" in shown  # the cursor is hidden while the bar is drawn...
+    assert "\x1b[?25h" in shown  # ...and shown again,
+    assert shown.endswith("\x1b[2K")  # and the bar is erased at the end
     assert "8 dashboards" in out.getvalue()
+    assert "\x1b" not in out.getvalue()  # stdout is not a terminal: no colour there
 
 
 async def test_demo_reports_the_failing_step_and_exits_1(
@@ -905,23 +679,3 @@ async def test_serve_runs_a_fake_server_until_ctrl_c(capsys: pytest.CaptureFixtu
         _, err = await asyncio.wait_for(proc.communicate(), timeout=20)
     assert proc.returncode == 130
     assert err.decode() == ""
-
-
-class _Refused:
-    """A stand-in for TileStream whose opening fails, like a 404 before any event."""
-
-    async def __aenter__(self) -> _Refused:
-        raise pda.NotFoundError("GET ... -> 404: Not found.", status=404)
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-async def test_redraw_painter_erases_a_waiting_frame_when_the_stream_fails_to_open() -> None:
-    out = io.StringIO()
-    painter = RedrawPainter(out, width=40, height=10, color=False)
-    with pytest.raises(pda.NotFoundError):
-        await show_stream(_Refused(), painter, width=40)  # type: ignore[arg-type]
-    text = out.getvalue()
-    assert "(waiting for the dashboard…)" in text
-    assert text.endswith("\x1b[3F\x1b[J\x1b[?25h")  # back up over the frame, erase, cursor on

@@ -254,14 +254,15 @@ def rich_table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
-        padding=(0, 2, 0, 0),
+        padding=(0, 1, 0, 0),
         header_style="bold",
         expand=False,
     )
     for index, header in enumerate(headers):
         max_width = None
         if width is not None and index == flex:
-            others = sum(w + 2 for i, w in enumerate(widths) if i != flex)
+            # Between two columns: one space of padding and the box's blank divider.
+            others = sum(w for i, w in enumerate(widths) if i != flex) + 2 * (len(widths) - 1)
             max_width = max(cell_len(header), 8, width - others)
         grid.add_column(
             Text(header), no_wrap=True, overflow="ellipsis", max_width=max_width, min_width=None
