@@ -85,7 +85,9 @@
   function place(card, tile) {
     const layout = layoutOf(tile);
     if (!layout) {
+      // No layout (a tile that failed before it was serialised): after the placed ones.
       card.classList.add("unplaced");
+      card.style.order = "1000000";
       return;
     }
     card.style.gridColumn = `${layout.x + 1} / span ${layout.w}`;
@@ -161,7 +163,8 @@
     const chart = new Chart(chartCanvas(body), {
       type: "bar",
       data: {
-        labels: steps.map((s, i) => `${i + 1}. ${s.custom_name || s.name || "step"} — ${rate(s).toFixed(1)}%`),
+        // Two lines per step (name, then conversion from the first step) keep the axis narrow.
+        labels: steps.map((s, i) => [`${i + 1}. ${s.custom_name || s.name || "step"}`, `${rate(s).toFixed(1)}%`]),
         datasets: [{ label: "persons", data: steps.map((s) => Number(s.count) || 0),
                      backgroundColor: COLORS[0] + "cc", borderRadius: 3 }],
       },
