@@ -802,7 +802,7 @@ async def test_lifecycle_against_fake_posthog() -> None:
 
 async def test_unscoped_actions_refused_for_api_keys_by_the_emulator() -> None:
     async with (
-        FakePostHog() as server,
+        FakePostHog(move_tile_flavour="ref") as server,
         pda.AsyncPostHog(
             api_key=server.api_key, host=server.url, project_id=42, rate_limit=None, max_retries=0
         ) as ph,

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from _fake_shapes import transcript_2026
 from conftest import fixture_bytes
 from multidict import CIMultiDictProxy
 
@@ -74,7 +75,7 @@ async def test_transcript_is_byte_identical_from_the_fixture(
         server.set_stream_faults(tile_errors={9004: TIMEOUT_MESSAGE})
         status, _, body = await stream(server, session, 412, params={"layout_size": "sm"})
     assert status == 200
-    assert body == fixture_bytes("stream_tiles_transcript.sse")
+    assert body == transcript_2026(fixture_bytes("stream_tiles_transcript.sse"))
 
 
 async def test_transcript_is_byte_identical_from_the_seed(
@@ -85,7 +86,7 @@ async def test_transcript_is_byte_identical_from_the_seed(
     )
     server.add_tile(412, failing)
     _, _, body = await stream(server, session, 412, params={"layout_size": "sm"})
-    assert body == fixture_bytes("stream_tiles_transcript.sse")
+    assert body == transcript_2026(fixture_bytes("stream_tiles_transcript.sse"))
     assert server.dashboard(412)["last_accessed_at"] == "2025-11-03T09:52:08.207716Z"
 
 
@@ -96,11 +97,12 @@ async def test_stream_headers(server: FakePostHog, session: aiohttp.ClientSessio
     assert headers["Transfer-Encoding"] == "chunked"
     assert "Content-Length" not in headers
     assert "Content-Encoding" not in headers
-    assert "Cache-Control" not in headers
-    server.new_sse_headers = True
-    _, headers, _ = await stream(server, session, 412)
     assert headers["Cache-Control"] == "no-cache, no-transform"
     assert headers["X-Accel-Buffering"] == "no"
+    server.new_sse_headers = False
+    _, headers, _ = await stream(server, session, 412)
+    assert "Cache-Control" not in headers
+    assert "X-Accel-Buffering" not in headers
 
 
 async def test_metadata_then_tiles_then_complete(
@@ -229,9 +231,19 @@ async def test_throttled_stream_and_stream_cap(session: aiohttp.ClientSession) -
         auth = {"Authorization": f"Bearer {server.api_key}"}
         async with session.get(url, headers=auth) as held:
             await held.content.readuntil(b"\n\n")
-            status, headers, body = await stream(server, session, 433)
-            assert (status, body, headers["Retry-After"]) == (503, b"", "15")
-            assert "Content-Type" not in headers
+            server.random.seed(7)
+            waits = set()
+            for _ in range(30):
+                status, headers, body = await stream(server, session, 433)
+                assert (status, body) == (503, b"")
+                assert "Content-Type" not in headers
+                assert headers["Cache-Control"] == "no-cache, no-transform"
+                assert headers["X-Accel-Buffering"] == "no"
+                waits.add(int(headers["Retry-After"]))
+            # 15 + random 0..29 s: never below 15 or above 44, and not one fixed value.
+            assert min(waits) >= 15
+            assert max(waits) <= 44
+            assert len(waits) > 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class APIError(Exception):
         attr: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -60,10 +61,30 @@ class APIError(Exception):
         self.detail = detail
         self.attr = attr
         self.headers = dict(headers or {})
+        self.extra = dict(extra) if extra is not None else None
 
     def body(self) -> dict[str, Any]:
-        """The JSON body PostHog sends for this error."""
-        return error_body(self.type, self.code, self.detail, self.attr)
+        """The JSON body PostHog sends for this error (``extra`` only when it carries one)."""
+        out = error_body(self.type, self.code, self.detail, self.attr)
+        if self.extra is not None:
+            out["extra"] = self.extra
+        return out
+
+    @classmethod
+    def limit_exceeded(cls, limit_key: str, limit: int, current: int) -> APIError:
+        """402 from ``check_count_limit``: the limit data travels in ``extra``."""
+        return cls(
+            402,
+            "limit_exceeded",
+            "limit_exceeded",
+            "Resource limit exceeded.",
+            extra={
+                "limit_key": limit_key,
+                "limit": limit,
+                "current": current,
+                "request": {"id": str(uuid.uuid4())},
+            },
+        )
 
     @classmethod
     def validation(
@@ -334,6 +355,8 @@ def parse_json_body(raw: bytes) -> Any:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise APIError.parse_error(str(exc)) from None
+    except RecursionError:
+        raise APIError.parse_error("maximum nesting depth exceeded") from None
 
 
 # --------------------------------------------------------------------------------------------

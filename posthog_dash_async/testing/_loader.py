@@ -142,6 +142,7 @@ def load_tile(
         deleted=data.get("deleted"),
         error=data.get("error"),
         stream_error=stream_error,
+        widget=data.get("widget"),
         **refs,
     )
 
@@ -203,6 +204,7 @@ def load_dashboard(
         restriction_level=int(detail.get("restriction_level") or 21),
         last_refresh=detail.get("last_refresh"),
         quick_filter_ids=list(detail.get("quick_filter_ids") or []),
+        folder=detail.get("folder") if isinstance(detail.get("folder"), str) else None,
     )
     if detail.get("last_viewed_at"):
         dashboard.viewed_at[viewer_id] = str(detail["last_viewed_at"])

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from ._views import collaborators, dashboards, sharing, stream, templates, tiles
+from ._views import collaborators, dashboards, insights, sharing, stream, templates, tiles, users
 from ._views._common import View
 
 __all__ = ["ABSENT", "ROUTES", "UNSCOPED", "Route", "RouteGroup", "match"]
@@ -27,6 +27,10 @@ ABSENT = "<absent>"
 
 DASH_R, DASH_W = "dashboard:read", "dashboard:write"
 SHARE_R, SHARE_W = "sharing_configuration:read", "sharing_configuration:write"
+INS_R, INS_W = "insight:read", "insight:write"
+QUERY_R = "query:read"
+TMPL_R = "dashboard_template:read"
+USER_R = "user:read"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,13 @@ _DASHBOARD_VIEWSET: tuple[Route, ...] = (
     # tiles.py
     R("PATCH",  "dashboards/{id}/move_tile/",             DASH_W,   tiles.move, ref=UNSCOPED),
     R("POST",   "dashboards/{id}/move_tile/",             DASH_W,   tiles.move, ref=ABSENT),
+    R("POST",   "dashboards/{id}/copy_tile/",             DASH_W,   tiles.copy_tile),
+    R("POST",   "dashboards/{id}/reorder_tiles/",         DASH_W,   tiles.reorder_tiles),
+    R("POST",   "dashboards/{id}/create_text_tile/",      DASH_W,   tiles.create_text_tile),
+    R("POST",   "dashboards/{id}/update_text_tile/",      DASH_W,   tiles.update_text_tile),
+    R("POST",   "dashboards/{id}/delete_tile/",           DASH_W,   tiles.delete_tile),
+    # insights.py
+    R("GET",    "dashboards/{id}/run_insights/",          QUERY_R,  insights.run_insights),
     # stream.py
     R("GET",    "dashboards/{id}/stream_tiles/",          UNSCOPED, stream.stream_tiles),
 )
@@ -70,6 +81,21 @@ _OTHER_VIEWSETS: tuple[Route, ...] = (
     R("GET",    "dashboards/{id}/sharing/",               SHARE_R,  sharing.retrieve),
     R("PATCH",  "dashboards/{id}/sharing/",               SHARE_W,  sharing.update),
     R("POST",   "dashboards/{id}/sharing/refresh/",       SHARE_W,  sharing.refresh),
+    R("POST",   "dashboards/{id}/sharing/passwords/",     SHARE_W,  sharing.add_password),
+    R("DELETE", "dashboards/{id}/sharing/passwords/{password_id}/",
+                                                          SHARE_W,  sharing.remove_password),
+    # templates.py
+    R("GET",    "dashboard_templates/",                   TMPL_R,   templates.list_),
+    R("GET",    "dashboard_templates/{id}/",              TMPL_R,   templates.retrieve),
+    # insights.py
+    R("GET",    "insights/",                              INS_R,    insights.list_),
+    R("POST",   "insights/",                              INS_W,    insights.create),
+    R("GET",    "insights/{id}/",                         INS_R,    insights.retrieve),
+    R("PATCH",  "insights/{id}/",                         INS_W,    insights.update),
+    R("PUT",    "insights/{id}/",                         INS_W,    insights.update),
+    R("DELETE", "insights/{id}/",                         INS_W,    insights.destroy),
+    # users.py (outside the project prefix)
+    R("GET",    "/api/users/@me/",                        USER_R,   users.me),
 )
 # fmt: on
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
+import random
 import re
 import secrets
 import sys
 import time
+import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timezone
@@ -43,6 +45,7 @@ from ._views._common import (
     respond,
 )
 from ._views.dashboards import cascade_delete
+from ._views.stream import overloaded
 
 __all__ = ["FakePostHog", "serve_forever"]
 
@@ -103,11 +106,14 @@ class FakePostHog:
         api_key: str | None = None,
         scopes: Sequence[str] = ("*",),
         allow_pak_on_unscoped_actions: bool = False,
-        move_tile_flavour: str = "ref",
-        new_sse_headers: bool = False,
+        move_tile_flavour: str = "new",
+        new_sse_headers: bool = True,
+        merge_overrides: bool = True,
         burst_limit: int | None = 480,
         sustained_limit: int | None = 4800,
-        retry_after_header: bool = False,
+        retry_after_header: bool = True,
+        max_dashboards: int | None = 500,
+        max_tiles_per_dashboard: int | None = 5000,
         seed: bool = True,
         tagging: bool = True,
         advanced_permissions: bool = True,
@@ -129,8 +135,17 @@ class FakePostHog:
         self.move_tile_flavour = move_tile_flavour
         #: Add NEW's ``Cache-Control`` and ``X-Accel-Buffering`` headers to streams.
         self.new_sse_headers = new_sse_headers
-        #: Also send ``Retry-After`` on throttled (429) answers.
+        #: Merge ``filters_override``/``variables_override`` over the stored values and answer
+        #: invalid JSON there with 400 (NEWEST); off: the override replaces, bad JSON is ignored.
+        self.merge_overrides = merge_overrides
+        #: Send ``Retry-After`` on throttled (429) answers (drf-exceptions-hog >= 0.4).
         self.retry_after_header = retry_after_header
+        #: Live dashboards per project before ``create`` answers 402 (``None``: no limit).
+        self.max_dashboards = max_dashboards
+        #: Live tiles per dashboard before adding one answers 402 (``None``: no limit).
+        self.max_tiles_per_dashboard = max_tiles_per_dashboard
+        #: Random source of the stream overload's ``Retry-After`` (seed it for repeatability).
+        self.random = random.Random()
         #: When false, enabling sharing answers 403 (organisation setting).
         self.public_sharing = public_sharing
         #: NEW's per-process stream cap: beyond it ``stream_tiles`` answers 503.
@@ -324,6 +339,7 @@ class FakePostHog:
         last_accessed_at: str | None = None,
         last_refresh: str | None = None,
         shared: bool = False,
+        folder: str | None = None,
     ) -> dict[str, Any]:
         """Store a dashboard with ``tiles``; returns its detail object as the current user sees it.
 
@@ -351,6 +367,7 @@ class FakePostHog:
             "team_id": project_id or self.project_id,
             "is_shared": shared,
             "created_by": self.state.user_basic(creator),
+            "folder": folder,
         }
         dashboard = load_dashboard(
             self.state,
@@ -401,9 +418,18 @@ class FakePostHog:
         self.state.dashboards[dashboard_id].collaborators[user_id] = collaborator
         return self.state.collaborator_json(collaborator)
 
-    def add_template(self, template: Mapping[str, Any]) -> None:
-        """Store a dashboard template usable as ``use_template=<template_name>``."""
-        self.state.templates[str(template["template_name"])] = copy.deepcopy(dict(template))
+    def add_template(self, template: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a dashboard template usable as ``use_template=<template_name>``.
+
+        It is listed by ``dashboard_templates/`` (scope ``team`` of this project unless the
+        template says otherwise); an ``id`` (UUID) is given when it has none. Returns the
+        stored copy.
+        """
+        stored = copy.deepcopy(dict(template))
+        stored.setdefault("id", str(uuid.uuid4()))
+        stored.setdefault("team_id", self.project_id)
+        self.state.templates[str(template["template_name"])] = stored
+        return copy.deepcopy(stored)
 
     def add_quick_filter(self, quick_filter_id: str) -> None:
         """Make a quick filter id valid for ``quick_filter_ids``."""
@@ -529,6 +555,20 @@ class FakePostHog:
             headers["Retry-After"] = str(retry_after)
         self._rules.append(make_rule("throttle", count, method, path, wait=wait, headers=headers))
 
+    def overload_next(
+        self,
+        count: int = 1,
+        *,
+        retry_after: int | None = None,
+        method: str | Collection[str] | None = None,
+        path: str | re.Pattern[str] | None = r"/stream_tiles/?$",
+    ) -> None:
+        """Answer the next ``count`` matching requests (streams by default) as an overloaded
+        PostHog does: 503, empty body, ``Retry-After`` of 15-44 s (or ``retry_after``) and the
+        stream's ``Cache-Control``/``X-Accel-Buffering`` headers."""
+        wait = -1 if retry_after is None else retry_after
+        self._rules.append(make_rule("overload", count, method, path, wait=wait))
+
     def reset_next(
         self,
         count: int = 1,
@@ -613,6 +653,10 @@ class FakePostHog:
             if rule.kind == "throttle":
                 error = APIError.throttled(rule.wait, rule.headers)
                 return self._plain_json(error.status, error.body(), error.headers)
+            if rule.kind == "overload":
+                stub = RequestContext(self, request, record, "", {})
+                busy = overloaded(stub, rule.wait if rule.wait >= 0 else None)
+                return web.Response(status=busy.status, headers=busy.headers)
             return self._status_fault(rule)
 
         group, params = match(request.path)
@@ -749,7 +793,8 @@ class FakePostHog:
         if raw == "@current":
             project_id = user.current_project_id
         else:
-            project_id = int(raw) if raw.isdigit() else None
+            # ASCII digits only: ``int("²")`` fails although ``"²".isdigit()`` holds.
+            project_id = int(raw) if raw.isascii() and raw.isdigit() else None
         if project_id is None or project_id not in self.state.projects:
             raise APIError.not_found("Project not found.")
         key = ctx.key

@@ -248,6 +248,8 @@ class Tile:
     error: dict[str, Any] | None = None
     #: A message that makes this tile fail during ``stream_tiles`` serialisation.
     stream_error: str | None = None
+    #: A widget tile's payload (``{id, widget_type, config, ...}``); ``None`` otherwise.
+    widget: dict[str, Any] | None = None
 
 
 @dataclass
@@ -302,6 +304,8 @@ class Dashboard:
     quick_filter_ids: list[str] = field(default_factory=list)
     sharing: SharingConfig | None = None
     collaborators: dict[int, Collaborator] = field(default_factory=dict)
+    #: The project-tree folder the dashboard is filed in (``None``: not filed).
+    folder: str | None = None
 
 
 @dataclass
@@ -312,6 +316,10 @@ class ViewOptions:
     layout_size: str = "sm"
     filters_override: dict[str, Any] | None = None
     variables_override: dict[str, Any] | None = None
+    #: NEWEST merges overrides over the stored values; REF replaced them.
+    merge_overrides: bool = True
+    #: Tile id -> filters merged over that tile's ``filters_overrides``.
+    tile_filters_override: dict[int, dict[str, Any]] | None = None
 
 
 class State:
@@ -519,9 +527,19 @@ class State:
             "order": order,
             "last_refresh": insight.data.get("last_refresh") if insight is not None else None,
             "is_cached": bool(insight.data.get("is_cached")) if insight is not None else False,
+            "widget": tile.widget,
         }
         if tile.error is not None:
             out["error"] = tile.error
+        return out
+
+    def tile_view(self, tile: Tile, order: int | None, options: ViewOptions) -> dict[str, Any]:
+        """A tile as one request sees it: ``tile_filters_override`` merged over its filters."""
+        out = self.tile_json(tile, order, options.viewer)
+        extra = (options.tile_filters_override or {}).get(tile.id)
+        if extra:
+            stored = tile.filters_overrides if isinstance(tile.filters_overrides, dict) else {}
+            out["filters_overrides"] = {**stored, **extra}
         return out
 
     def _common(self, dashboard: Dashboard, viewer: User) -> dict[str, Any]:
@@ -535,6 +553,7 @@ class State:
             "created_by": self.user_basic(dashboard.created_by),
             "last_accessed_at": dashboard.last_accessed_at,
             "last_viewed_at": dashboard.viewed_at.get(viewer.id),
+            "folder": dashboard.folder,
             "is_shared": bool(sharing is not None and sharing.enabled),
             "deleted": dashboard.deleted,
             "creation_mode": dashboard.creation_mode,
@@ -573,10 +592,8 @@ class State:
         """
         viewer = options.viewer
         out = self._common(dashboard, viewer)
-        filters = options.filters_override
-        variables = options.variables_override
-        out["filters"] = filters if filters is not None else dict(dashboard.filters)
-        out["variables"] = variables if variables is not None else dict(dashboard.variables)
+        out["filters"] = _overridden(dashboard.filters, options.filters_override, options)
+        out["variables"] = _overridden(dashboard.variables, options.variables_override, options)
         out["breakdown_colors"] = dashboard.breakdown_colors
         out["data_color_theme_id"] = dashboard.data_color_theme_id
         out.update(self._access(dashboard, viewer))
@@ -586,7 +603,7 @@ class State:
         out["quick_filter_ids"] = list(dashboard.quick_filter_ids)
         if tiles is None:
             tiles = [
-                self.tile_json(tile, order, viewer)
+                self.tile_view(tile, order, options)
                 for order, tile in enumerate(self.sorted_tiles(dashboard, options.layout_size))
             ]
         out["tiles"] = tiles
@@ -612,7 +629,11 @@ class State:
             "access_token": config.access_token,
             "settings": config.settings,
             "password_required": config.password_required,
-            "share_passwords": list(config.share_passwords),
+            "share_passwords": [
+                {k: v for k, v in p.items() if k != "password"}
+                for p in config.share_passwords
+                if p.get("is_active", True)
+            ],
         }
 
     # ----------------------------------------------------------------------------------------
@@ -718,6 +739,17 @@ class State:
         tile = Tile(id=tile_id, dashboard_id=dashboard_id, **fields)
         self.tiles[tile_id] = tile
         return tile
+
+
+def _overridden(
+    stored: Mapping[str, Any], override: dict[str, Any] | None, options: ViewOptions
+) -> dict[str, Any]:
+    # NEWEST: ``{**stored, **override}`` (top-level keys replace); REF: the override alone.
+    if override is None:
+        return dict(stored)
+    if options.merge_overrides:
+        return {**stored, **override}
+    return override
 
 
 def _coordinate(layout: Mapping[str, Any], key: str) -> float:

@@ -13,7 +13,7 @@ import email.policy
 import re
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib import parse
@@ -53,6 +53,7 @@ __all__ = [
     "require_edit",
     "reset_transport",
     "respond",
+    "search_matches",
     "view_options",
 ]
 
@@ -168,6 +169,39 @@ def reset_transport(request: web.Request) -> None:
         except OSError:
             pass
     transport.abort()
+
+
+def search_matches(
+    term: str, candidates: Iterable[tuple[int, list[str]]], *, threshold: float = 0.3
+) -> dict[int, str]:
+    """PostHog's trigram search: ``"exact"`` (a case-insensitive substring of a field) when any
+    item matches so, else ``"similar"`` items (trigram similarity of at least ``threshold``)."""
+    needle = term.strip().lower()
+    exact: dict[int, str] = {}
+    similar: dict[int, str] = {}
+    wanted = _trigrams(needle)
+    for item_id, texts in candidates:
+        lowered = [text.lower() for text in texts if text]
+        if any(needle in text for text in lowered):
+            exact[item_id] = "exact"
+        elif wanted and any(_similarity(wanted, _trigrams(text)) >= threshold for text in lowered):
+            similar[item_id] = "similar"
+    return exact or similar
+
+
+def _trigrams(text: str) -> set[str]:
+    # pg_trgm: every word padded with two spaces in front and one behind.
+    grams: set[str] = set()
+    for word in "".join(c if c.isalnum() else " " for c in text).split():
+        padded = f"  {word} "
+        grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return grams
+
+
+def _similarity(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,12 +360,24 @@ def require_edit(ctx: RequestContext, dashboard: Dashboard, *, destination: bool
 
 
 def view_options(ctx: RequestContext, layout_size: str = "sm") -> ViewOptions:
-    """Serialisation inputs from the query: layout size and the override parameters."""
+    """Serialisation inputs from the query: layout size and the override parameters.
+
+    With ``merge_overrides`` (NEWEST) invalid JSON in an override is a 400 naming the
+    parameter; the older server ignored it.
+    """
+    strict = ctx.server.merge_overrides
+    per_tile = json_param(ctx, "tile_filters_override", strict=strict)
+    tile_filters: dict[int, dict[str, Any]] = {}
+    for key, value in (per_tile or {}).items():
+        if isinstance(value, dict) and key.strip().isascii() and key.strip().isdigit():
+            tile_filters[int(key)] = value
     return ViewOptions(
         viewer=ctx.viewer,
         layout_size=layout_size,
-        filters_override=json_param(ctx, "filters_override", strict=False),
-        variables_override=json_param(ctx, "variables_override", strict=False),
+        filters_override=json_param(ctx, "filters_override", strict=strict),
+        variables_override=json_param(ctx, "variables_override", strict=strict),
+        merge_overrides=strict,
+        tile_filters_override=tile_filters or None,
     )
 
 

@@ -35,6 +35,7 @@ from ._common import (
     object_data,
     page,
     require_edit,
+    search_matches,
 )
 
 __all__ = [
@@ -63,8 +64,27 @@ async def list_(ctx: RequestContext) -> web.StreamResponse:
         items = [d for d in items if wanted.intersection(d.tags)]
     if last_param(query, "exclude_generated") == "true":
         items = [d for d in items if not (d.name or "").startswith("Generated Dashboard")]
+    if last_param(query, "pinned") == "true":
+        items = [d for d in items if d.pinned]
+    folder = last_param(query, "folder")
+    if folder is not None:
+        wanted_folder = folder.strip("/")
+        items = [d for d in items if (d.folder or "").strip("/") == wanted_folder]
     items.sort(key=lambda d: (not d.pinned, d.name is None, d.name or "", d.id))
-    return page(ctx, items, lambda d: ctx.state.dashboard_basic_json(d, ctx.viewer))
+    matched: dict[int, str] = {}
+    search = last_param(query, "search")
+    if search:
+        matched = search_matches(
+            search, ((d.id, [d.name or "", d.description or ""]) for d in items)
+        )
+        items = [d for d in items if d.id in matched]
+
+    def render(dashboard: Dashboard) -> dict[str, Any]:
+        out = ctx.state.dashboard_basic_json(dashboard, ctx.viewer)
+        out["search_match_type"] = matched.get(dashboard.id)
+        return out
+
+    return page(ctx, items, render)
 
 
 def _validate_fields(
@@ -117,7 +137,9 @@ def _validate_fields(
             )
         out["quick_filter_ids"] = parsed
     if "_create_in_folder" in data:
-        parse_char(data["_create_in_folder"], "_create_in_folder", allow_null=True)
+        out["_create_in_folder"] = parse_char(
+            data["_create_in_folder"], "_create_in_folder", allow_null=True
+        )
     if creating and out.get("use_template") and out.get("use_dashboard") is not None:
         raise APIError.validation("`use_dashboard` and `use_template` cannot be used together")
     return out
@@ -148,6 +170,13 @@ async def create(ctx: RequestContext) -> web.StreamResponse:
             raise APIError.validation("Invalid value provided", "use_dashboard") from None
     template_key = fields_.get("use_template") or None
     template = templates.resolve(state, template_key) if template_key else None
+    limit = ctx.server.max_dashboards
+    if limit is not None:
+        current = sum(
+            1 for d in state.dashboards.values() if d.team_id == ctx.project_id and not d.deleted
+        )
+        if current >= limit:
+            raise APIError.limit_exceeded("analytics.max_dashboards_per_team", limit, current)
 
     now = state.now_text()
     dashboard = Dashboard(
@@ -166,6 +195,7 @@ async def create(ctx: RequestContext) -> web.StreamResponse:
         restriction_level=fields_.get("restriction_level", 21),
         last_refresh=fields_.get("last_refresh"),
         quick_filter_ids=fields_.get("quick_filter_ids", []),
+        folder=fields_.get("_create_in_folder") or None,
     )
     if filters is not None:
         dashboard.filters = dict(filters)
@@ -285,8 +315,10 @@ async def update(ctx: RequestContext) -> web.StreamResponse:
     tile_entries = data.get("tiles")
     if tile_entries is not None:
         tile_entries = parse_list(tile_entries, "tiles")
-        for entry in tile_entries:
-            tiles.validate_entry(state, dashboard, entry)
+        unknown = [tiles.validate_entry(state, dashboard, entry) for entry in tile_entries]
+        missing = [tile_id for tile_id in unknown if tile_id is not None]
+        if missing:
+            raise APIError.validation(f"Tile IDs not found on this dashboard: {missing}.", "tiles")
 
     for name in (
         "name",
@@ -303,10 +335,11 @@ async def update(ctx: RequestContext) -> web.StreamResponse:
             setattr(dashboard, name, fields_[name])
     if "tags" in fields_ and state.tagging:
         dashboard.tags = fields_["tags"]
-    if filters is not None:
-        dashboard.filters = dict(filters)
-    if variables is not None:
-        dashboard.variables = dict(variables)
+    # ``{}`` clears the stored value (NEWEST); ``null`` or a missing key leaves it.
+    if filters is not None or data.get("filters") == {}:
+        dashboard.filters = dict(filters or {})
+    if variables is not None or data.get("variables") == {}:
+        dashboard.variables = dict(variables or {})
     if fields_.get("deleted") is True and not dashboard.deleted:
         dashboard.deleted = True
         cascade_delete(state, dashboard, delete_insights=bool(fields_.get("delete_insights")))

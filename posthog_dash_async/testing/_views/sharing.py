@@ -1,13 +1,14 @@
-"""``dashboards/{id}/sharing/``: the public link, its settings and token refresh."""
+"""``dashboards/{id}/sharing/``: the public link, its settings, token refresh and passwords."""
 
 from __future__ import annotations
 
 import copy
+import secrets
 from typing import Any
 
 from aiohttp import web
 
-from .._drf import APIError, RawError, parse_bool
+from .._drf import APIError, RawError, parse_bool, parse_char
 from .._state import SHARING_SETTINGS_KEYS, SharingConfig, share_token
 from ._common import RequestContext, get_dashboard, object_data, require_edit, respond
 
@@ -83,3 +84,68 @@ async def refresh(ctx: RequestContext) -> web.StreamResponse:
         config.retired_tokens[old.access_token] = ctx.server._timer() + SHARE_TOKEN_GRACE
     dashboard.sharing = config
     return respond(ctx, 200, state.sharing_json(config))
+
+
+# --------------------------------------------------------------------------------------------
+# share-link passwords (2026)
+
+_NO_PASSWORDS = "Password management requires the Advanced Permissions feature"
+
+
+async def add_password(ctx: RequestContext) -> web.StreamResponse:
+    """POST ``sharing/passwords/`` ``{raw_password?, note?}`` → 201 with the plaintext, once."""
+    state = ctx.state
+    dashboard = get_dashboard(ctx, ctx.params["id"], message="Dashboard not found.")
+    require_edit(ctx, dashboard)
+    config = dashboard.sharing
+    if config is None or not config.password_required:
+        raise RawError(
+            400, {"error": "Password protection must be enabled before creating passwords"}
+        )
+    if not state.advanced_permissions:
+        raise RawError(403, {"error": _NO_PASSWORDS})
+    data = object_data(ctx)
+    raw = data.get("raw_password")
+    if raw is not None and raw != "":
+        password = parse_char(raw, "raw_password") or ""
+        if len(password) < 8:
+            raise APIError.validation(
+                "Password must be at least 8 characters long.", "raw_password"
+            )
+    else:
+        password = secrets.token_urlsafe(12)
+    note = parse_char(data.get("note") or "", "note", max_length=100) or ""
+    record = {
+        "id": secrets.token_hex(8),
+        "note": note,
+        "created_at": state.now_text(),
+        "created_by_email": ctx.viewer.email,
+        "is_active": True,
+        "password": password,
+    }
+    config.share_passwords.append(record)
+    shown = {k: record[k] for k in ("id", "password", "note", "created_at", "created_by_email")}
+    return respond(ctx, 201, shown)
+
+
+async def remove_password(ctx: RequestContext) -> web.StreamResponse:
+    """DELETE ``sharing/passwords/{password_id}/`` → 204 (the password stops working)."""
+    state = ctx.state
+    dashboard = get_dashboard(ctx, ctx.params["id"], message="Dashboard not found.")
+    require_edit(ctx, dashboard)
+    if not state.advanced_permissions:
+        raise RawError(403, {"error": _NO_PASSWORDS})
+    config = dashboard.sharing
+    wanted = ctx.params["password_id"]
+    record = next(
+        (
+            p
+            for p in (config.share_passwords if config is not None else [])
+            if str(p.get("id")) == wanted and p.get("is_active", True)
+        ),
+        None,
+    )
+    if record is None:
+        raise RawError(404, {"error": "Password not found"})
+    record["is_active"] = False
+    return web.Response(status=204)

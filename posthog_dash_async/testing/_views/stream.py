@@ -21,7 +21,7 @@ from ._common import (
     view_options,
 )
 
-__all__ = ["stream_tiles"]
+__all__ = ["overloaded", "sse_headers", "stream_tiles"]
 
 
 async def stream_tiles(ctx: RequestContext) -> web.StreamResponse:
@@ -30,16 +30,13 @@ async def stream_tiles(ctx: RequestContext) -> web.StreamResponse:
     dashboard = get_dashboard(ctx, ctx.params["id"])
     cap = server.max_concurrent_streams
     if cap is not None and server._active_streams >= cap:
-        raise RawError(503, headers={"Retry-After": "15"})
+        raise overloaded(ctx)
     requested = last_param(ctx.query, "layoutSize") or last_param(ctx.query, "layout_size")
     size = "xs" if requested == "xs" else "sm"
     dashboard.last_accessed_at = ctx.state.now_text()
     options = view_options(ctx, size)
     faults = copy.deepcopy(server.stream_faults)
-    headers = {"Content-Type": "text/event-stream"}
-    if server.new_sse_headers:
-        headers["Cache-Control"] = "no-cache, no-transform"
-        headers["X-Accel-Buffering"] = "no"
+    headers = {"Content-Type": "text/event-stream", **sse_headers(ctx)}
     response = web.StreamResponse(status=200, headers=headers)
     response.enable_chunked_encoding()
     server._active_streams += 1
@@ -54,10 +51,23 @@ async def stream_tiles(ctx: RequestContext) -> web.StreamResponse:
     return response
 
 
+def sse_headers(ctx: RequestContext) -> dict[str, str]:
+    """NEWEST's anti-buffering headers, on every stream answer (``new_sse_headers``)."""
+    if not ctx.server.new_sse_headers:
+        return {}
+    return {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+
+
+def overloaded(ctx: RequestContext, retry_after: int | None = None) -> RawError:
+    """The per-process stream cap's answer: 503, empty body, ``Retry-After`` 15 + 0..29 s."""
+    wait = retry_after if retry_after is not None else 15 + ctx.server.random.randint(0, 29)
+    return RawError(503, headers={"Retry-After": str(wait), **sse_headers(ctx)})
+
+
 def _tile_payload(
     state: State, tile: Tile, order: int, options: ViewOptions, faults: StreamFaults
 ) -> dict[str, Any]:
-    data = state.tile_json(tile, order, options.viewer)
+    data = state.tile_view(tile, order, options)
     size = faults.huge_tiles.get(tile.id)
     if size:
         _pad_tile(data, size)
