@@ -20,6 +20,7 @@ from ._ascode import (
     Step,
     copy_dashboard,
 )
+from ._cache import Cache, CacheStats
 from ._client import AsyncPostHog
 from ._config import RateLimit, Timeout
 from ._document import (
@@ -51,7 +52,10 @@ from .errors import (
     PermissionDeniedError,
     PostHogError,
     RateLimitError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
     ServerError,
+    StreamDecodeError,
     StreamError,
     StreamIncompleteError,
     UnsupportedForApiKeyError,
@@ -97,6 +101,8 @@ __all__ = [
     "BadRequestError",
     "ButtonTile",
     "ButtonTileDocument",
+    "Cache",
+    "CacheStats",
     "Change",
     "ClientStateError",
     "Collaborator",
@@ -127,11 +133,14 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "ReportItem",
+    "ResponseDecodeError",
+    "ResponseTooLargeError",
     "RunInsightsResult",
     "ServerError",
     "SharePassword",
     "SharingConfiguration",
     "Step",
+    "StreamDecodeError",
     "StreamError",
     "StreamEvent",
     "StreamIncompleteError",

@@ -17,11 +17,18 @@ import msgspec
 from . import _wire
 from ._cache import Cache
 from ._coalesce import SharedReads, credential_digest
-from ._config import RateLimit, Settings, Timeout, resolve_settings
+from ._config import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    RateLimit,
+    Settings,
+    Timeout,
+    resolve_proxy,
+    resolve_settings,
+)
 from ._limiter import SlidingWindowLimiter
 from ._retry import RetryPolicy
 from ._transport import Response, StreamResponse, Transport, TransportError
-from .errors import APIConnectionError, ClientStateError, InvalidArgumentError
+from .errors import ClientStateError, InvalidArgumentError, ResponseDecodeError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -68,6 +75,8 @@ class AsyncPostHog:
         session: aiohttp.ClientSession | None = None,
         coalesce: bool = True,
         cache: Cache | None = None,
+        proxy: str | bool | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise InvalidArgumentError(f"max_concurrency must be an int, got {max_concurrency!r}")
@@ -99,20 +108,43 @@ class AsyncPostHog:
             raise InvalidArgumentError(f"coalesce must be a bool, got {coalesce!r}")
         if cache is not None and not isinstance(cache, Cache):
             raise InvalidArgumentError(f"cache must be a pda.Cache or None, got {cache!r}")
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1024
+        ):
+            raise InvalidArgumentError(
+                f"max_response_bytes must be an int >= 1024, got {max_response_bytes!r}"
+            )
+        if proxy is not None and proxy is not False and not isinstance(proxy, str):
+            raise InvalidArgumentError(
+                "proxy must be a proxy URL, False (no proxy) or None (HTTPS_PROXY/NO_PROXY "
+                "from the environment)"
+            )
 
         self._settings: Settings = resolve_settings(
             api_key=api_key, host=host, project_id=project_id
         )
+        if isinstance(proxy, str):
+            # Checked now, so that a bad URL fails here and not at the first request; the
+            # environment is read when the session is made.
+            resolve_proxy("https://posthog.invalid", proxy, {})
         self.timeout = Timeout.coerce(timeout)
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
         self.rate_limit = rate_limit
         self.max_event_bytes = max_event_bytes
+        self.max_response_bytes = max_response_bytes
         self._retry = RetryPolicy(max_retries=max_retries, max_wait=float(max_retry_wait))
         self._transport = Transport(
             max_connections=max_concurrency,
+            host=self._settings.host,
             session=session,
-            headers={"Accept": _JSON_ACCEPT, **self._build_auth_headers()},
+            headers={"Accept": _JSON_ACCEPT},
+            authorization=self._build_auth_headers().get("Authorization"),
+            proxy=proxy,
+            max_response_bytes=max_response_bytes,
+            scrub=self._scrub_text,
         )
         self._limiter = SlidingWindowLimiter(rate_limit) if rate_limit is not None else None
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -235,25 +267,24 @@ class AsyncPostHog:
     def _timeout_for(self, timeout: Timeout | float | None) -> Timeout:
         return self.timeout if timeout is None else Timeout.coerce(timeout)
 
-    def _shown(self, url: str) -> str:
-        """``url`` as logs and exceptions show it: without the API key, even when a caller
-        put it into a path passed to :meth:`request`."""
-        url = _wire.redact(url)
+    def _own_key(self) -> str | None:
+        # Keys of another shape than phx_... (the regex's) are scrubbed too, unless too
+        # short to be told apart from ordinary text.
         key = self._settings.api_key
-        # Keys of another shape than phx_... (the regex's), unless too short to be told
-        # apart from ordinary path text.
-        if key is not None and len(key.get()) >= 8:
-            url = url.replace(key.get(), "***")
-        return url
+        return key.get() if key is not None and len(key.get()) >= 8 else None
+
+    def _scrub_text(self, text: str) -> str:
+        """``text`` as logs and exceptions show it: without the API key, even when a caller
+        put it into a path passed to :meth:`request` or a server echoed it."""
+        return _wire.scrub_text(text, self._own_key())
+
+    _shown = _scrub_text
 
     def _scrubbed(self, body: bytes) -> bytes:
         """An error body as exceptions keep it: without anything shaped like a key, nor this
-        client's own key, should the server (or a proxy) have echoed it back."""
-        body = _wire.redact_bytes(body)
-        key = self._settings.api_key
-        if key is not None and len(key.get()) >= 8:
-            body = body.replace(key.get().encode(), b"***")
-        return body
+        client's own key, should the server (or a proxy) have echoed it back, also when
+        JSON escapes spell it (``\\u0070hx_...``)."""
+        return _wire.scrub_body(body, self._own_key())
 
     async def _send(
         self,
@@ -277,6 +308,8 @@ class AsyncPostHog:
         limits = self.timeout if timeout is None else Timeout.coerce(timeout)
         limiter = self._limiter
         send = self._transport.send
+        # With retries off, not even aiohttp's own reconnect may send the request again.
+        once = self._retry.max_retries == 0
         attempt = 0
         while True:
             debug = log.isEnabledFor(logging.DEBUG)
@@ -294,7 +327,13 @@ class AsyncPostHog:
                         )
                 try:
                     resp = await send(
-                        method, url, headers=headers, params=params, body=body, timeout=limits
+                        method,
+                        url,
+                        headers=headers,
+                        params=params,
+                        body=body,
+                        timeout=limits,
+                        once=once,
                     )
                 except TransportError as exc:
                     failure = exc
@@ -343,7 +382,11 @@ class AsyncPostHog:
     ) -> tuple[float, str]:
         """The wait before retrying an error status, or raise its error."""
         error = _wire.decipher_error(
-            status, headers, self._scrubbed(body), method=method, url=self._shown(url)
+            status,
+            _wire.scrub_headers(headers, self._own_key()),
+            self._scrubbed(body),
+            method=method,
+            url=self._shown(url),
         )
         wait = self._retry.after_status(method, status, headers, error.detail, attempt)
         if wait is None:
@@ -402,13 +445,20 @@ class AsyncPostHog:
                 reads.invalidate(url)
         try:
             return decode(resp.body)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the decoder goes (a hostile body).
             shown = self._shown(self.url_for(path))
-            raise APIConnectionError(
-                f"{method} {shown}: the response could not be decoded: {exc}",
+            reason = (
+                "nested too deeply"
+                if isinstance(exc, RecursionError)
+                else self._scrub_text(str(exc))
+            )
+            error = ResponseDecodeError(
+                f"{method} {shown}: the response could not be decoded: {reason}",
                 method=method,
                 url=shown,
-            ) from exc
+            )
+        raise error
 
     async def request(
         self,
@@ -426,8 +476,10 @@ class AsyncPostHog:
         relative to the host. ``json`` (when not ``None``) is sent as the JSON body.
         Returns the decoded JSON as plain Python data, or ``None`` for an empty body.
         """
-        if not isinstance(method, str) or not method.isalpha():
-            raise InvalidArgumentError(f"method must be an HTTP method name, got {method!r}")
+        if not isinstance(method, str) or not _wire.is_method_token(method):
+            raise InvalidArgumentError(
+                f"method must be an HTTP method name such as 'GET' or 'POST', got {method!r}"
+            )
         if not isinstance(path, str) or not path or "://" in path or path.startswith("//"):
             shown = self._shown(path) if isinstance(path, str) else path
             raise InvalidArgumentError(
@@ -441,10 +493,11 @@ class AsyncPostHog:
             for key, value in params.items():
                 if value is None:
                     continue
+                name = _wire.join_query_value(key)
                 if isinstance(value, (list, tuple)):
-                    query.extend((str(key), _wire.join_query_value(v)) for v in value)
+                    query.extend((name, _wire.join_query_value(v)) for v in value)
                 else:
-                    query.append((str(key), _wire.join_query_value(value)))
+                    query.append((name, _wire.join_query_value(value)))
         return await self._call(
             method.upper(),
             path,
@@ -484,7 +537,12 @@ class AsyncPostHog:
                     await limiter.begin()
                 try:
                     resp = await self._transport.open_stream(
-                        "GET", url, headers=headers, params=params, timeout=limits
+                        "GET",
+                        url,
+                        headers=headers,
+                        params=params,
+                        timeout=limits,
+                        once=self._retry.max_retries == 0,
                     )
                 finally:
                     # The server counts the request when it arrives: by the time the status

@@ -5,21 +5,34 @@ Pure: no I/O besides reading the environment mapping it is given.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import InvalidArgumentError
 
-__all__ = ["DEFAULT_HOST", "RateLimit", "Settings", "Timeout", "resolve_settings"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "ProxyRoute",
+    "RateLimit",
+    "Settings",
+    "Timeout",
+    "resolve_proxy",
+    "resolve_settings",
+]
 
 DEFAULT_HOST = "https://us.posthog.com"
 ENV_API_KEY = "POSTHOG_PERSONAL_API_KEY"
 ENV_HOST = "POSTHOG_HOST"
 ENV_PROJECT_ID = "POSTHOG_PROJECT_ID"
+
+#: The largest response body (after decompression) the client reads by default.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
 
 
 def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
@@ -146,6 +159,11 @@ def _is_loopback(hostname: str) -> bool:
         return False
 
 
+def host_is_loopback(host: str) -> bool:
+    """True for a normalized origin whose host is a loopback name or address."""
+    return _is_loopback((urlsplit(host).hostname or "").lower())
+
+
 def normalize_host(host: str) -> str:
     """Check ``host`` and return it as ``scheme://host[:port]``.
 
@@ -226,8 +244,13 @@ def resolve_settings(
         if not isinstance(key, str):
             raise InvalidArgumentError("api_key must be a string")
         key = key.strip()
-        if not key or any(c.isspace() for c in key):
-            raise InvalidArgumentError("api_key must be a non-empty string without whitespace")
+        if not key or not all("!" <= c <= "~" for c in key):
+            # Control characters would end the header line (or make aiohttp refuse the
+            # request after the key has been copied around); keys are printable ASCII.
+            raise InvalidArgumentError(
+                "api_key must be a non-empty string of printable ASCII characters "
+                "(no whitespace or control characters)"
+            )
     resolved_host = host if host is not None else env.get(ENV_HOST) or DEFAULT_HOST
     resolved_project: int | str = (
         project_id if project_id is not None else env.get(ENV_PROJECT_ID) or "@current"
@@ -237,3 +260,128 @@ def resolve_settings(
         host=normalize_host(resolved_host),
         project_id=normalize_project_id(resolved_project),
     )
+
+
+# --- proxies ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """The proxy one host is reached through: its URL without credentials, and the
+    ``Proxy-Authorization`` value built from the credentials the URL had, if any."""
+
+    url: str
+    authorization: str | None = None
+
+    def __repr__(self) -> str:
+        shown = "'***'" if self.authorization is not None else "None"
+        return f"ProxyRoute(url={self.url!r}, authorization={shown})"
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    # Lower-case first, as curl and urllib do when both spellings are set.
+    for key in (name.lower(), name.upper()):
+        value = environ.get(key)
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+def _parse_proxy(value: str, source: str) -> ProxyRoute:
+    text = value.strip()
+    if "://" not in text:
+        text = "http://" + text  # "proxy:3128", as curl reads it
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        port = parts.port
+    except ValueError:
+        hostname, port = None, None
+        parts = None
+    if parts is None or not hostname or parts.scheme.lower() not in ("http", "https"):
+        # The value itself may hold credentials: it is not repeated.
+        raise InvalidArgumentError(
+            f"{source} must be an http:// or https:// proxy URL such as "
+            "'http://proxy.internal:3128'"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InvalidArgumentError(f"{source} must be a proxy origin without a path or query")
+    authorization = None
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    netloc = f"[{hostname}]" if ":" in hostname else hostname
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return ProxyRoute(f"{parts.scheme.lower()}://{netloc}", authorization)
+
+
+def _bypassed(hostname: str, port: int | None, no_proxy: str) -> bool:
+    """``NO_PROXY`` semantics of curl: ``*``, host names matching themselves and their
+    subdomains (a leading ``.`` or ``*.`` is ignored), IP addresses and CIDR ranges, each
+    optionally with ``:port``."""
+    host = hostname.lower().strip("[]")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry_port: int | None = None
+        if entry.startswith("["):  # [::1]:8080
+            end = entry.find("]")
+            rest = entry[end + 1 :]
+            entry = entry[1:end]
+            if rest.startswith(":") and rest[1:].isdigit():
+                entry_port = int(rest[1:])
+        elif entry.count(":") == 1:
+            name, _, maybe_port = entry.partition(":")
+            if maybe_port.isdigit():
+                entry, entry_port = name, int(maybe_port)
+        if entry_port is not None and entry_port != port:
+            continue
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        entry = entry.removeprefix("*").lstrip(".")
+        if entry and (host == entry or host.endswith("." + entry)):
+            return True
+    return False
+
+
+def resolve_proxy(
+    host: str, proxy: str | bool | None, environ: Mapping[str, str] | None = None
+) -> ProxyRoute | None:
+    """The proxy for ``host`` (a normalized origin), read once when the session is made.
+
+    ``proxy`` is the client's argument: a URL is used for every host (it wins over the
+    environment), ``False`` means no proxy at all, ``None`` means the environment's
+    ``HTTPS_PROXY``/``https_proxy`` unless ``NO_PROXY``/``no_proxy`` exempts the host.
+    ``HTTP_PROXY`` never applies: the only hosts the client reaches over plain http are
+    loopback hosts, and a loopback host is never reached through a proxy (it would see the
+    key in clear text, and a proxy elsewhere cannot reach this machine's loopback anyway).
+    """
+    parts = urlsplit(host)
+    hostname = (parts.hostname or "").lower()
+    if _is_loopback(hostname) or proxy is False:
+        return None
+    if isinstance(proxy, str):
+        return _parse_proxy(proxy, "proxy")
+    env = os.environ if environ is None else environ
+    if parts.scheme != "https":
+        return None
+    value = _env(env, "HTTPS_PROXY")
+    if value is None:
+        return None
+    no_proxy = _env(env, "NO_PROXY")
+    if no_proxy and _bypassed(hostname, parts.port or 443, no_proxy):
+        return None
+    return _parse_proxy(value, "HTTPS_PROXY")

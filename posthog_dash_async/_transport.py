@@ -10,16 +10,26 @@ import asyncio
 import functools
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._config import Timeout
+from ._config import ProxyRoute, Timeout, host_is_loopback, resolve_proxy
 from ._version import __version__
 from ._wire import redact
-from .errors import APIConnectionError, APITimeoutError, ClientStateError
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientStateError,
+    InvalidArgumentError,
+    PostHogError,
+    ResponseTooLargeError,
+)
+
+E = TypeVar("E", bound=BaseException)
 
 __all__ = ["Response", "StreamResponse", "Transport", "TransportError"]
 
@@ -74,6 +84,26 @@ class TransportTimeout(TransportError, APITimeoutError):
     """A timeout, with the same progress information as :class:`TransportError`."""
 
 
+class TransportTooLarge(TransportError, ResponseTooLargeError):
+    """A response body beyond ``max_response_bytes``; never retried (it would be as large)."""
+
+    def __init__(self, message: str, *, method: str, url: str, limit: int) -> None:
+        TransportError.__init__(
+            self, message, method=method, url=url, response_started=True, retryable=False
+        )
+        self.limit = limit
+
+
+#: How much of an error response's body is read before the connection is dropped: enough
+#: for any error envelope, and the exception keeps less still (``errors.MAX_BODY_KEPT``).
+MAX_ERROR_BODY_BYTES = 64 * 1024
+
+#: Methods PostHog may act on even when the answer never came back: aiohttp must not send
+#: them a second time on its own (it re-sends PUT and DELETE on a dropped keep-alive
+#: connection, RFC 9112 §9.3.1.1); the retry policy alone decides about another attempt.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @dataclass(slots=True)
 class Response:
     """A complete response: status, headers and the whole body."""
@@ -98,61 +128,212 @@ def _client_timeout(timeout: Timeout, stream: bool) -> aiohttp.ClientTimeout:
     )
 
 
-def _wrap(exc: BaseException, method: str, url: str, *, response_started: bool) -> TransportError:
+def _safe_cause(exc: BaseException, scrub: Callable[[str], str]) -> BaseException | None:
+    """The exception to keep as ``__cause__``: ``exc`` itself when it carries nothing secret.
+
+    aiohttp's ``ClientResponseError`` family (a proxy's refusal, a caller session's
+    ``raise_for_status``) holds the request's ``request_info``, whose headers include
+    ``Authorization``; it is replaced by a copy of the same class without them. Any other
+    exception whose text shows the key is replaced by a plain ``aiohttp.ClientError`` of its
+    scrubbed text.
+    """
+    if isinstance(exc, aiohttp.ClientResponseError):
+        info = exc.request_info
+        url = info.url if info is not None else None
+        safe_url = _yarl_url(scrub(str(url))) if url is not None else None
+        try:
+            copy = type(exc)(
+                aiohttp.RequestInfo(
+                    safe_url,
+                    info.method,
+                    CIMultiDictProxy(CIMultiDict()),
+                    safe_url,
+                )
+                if info is not None and safe_url is not None
+                else None,  # type: ignore[arg-type]
+                (),
+                status=exc.status,
+                message=scrub(exc.message or ""),
+                headers=None,
+            )
+        except Exception:  # an unusual subclass signature: keep nothing rather than leak
+            return None
+        return copy
+    text = str(exc)
+    safe = scrub(text)
+    if safe != text:
+        return aiohttp.ClientError(f"{exc.__class__.__name__}: {safe}")
+    return exc
+
+
+def _yarl_url(text: str) -> Any:
+    from yarl import URL
+
+    try:
+        return URL(text)
+    except ValueError:
+        return URL("")
+
+
+def _attach(error: E, cause: BaseException | None) -> E:
+    error.__cause__ = cause
+    error.__suppress_context__ = True
+    return error
+
+
+def _wrap(
+    exc: BaseException,
+    method: str,
+    url: str,
+    *,
+    response_started: bool,
+    scrub: Callable[[str], str] = redact,
+) -> TransportError:
     # A caller may have put a key into a path passed to `request()`; exceptions carry no secret.
-    url = redact(url)
+    url = scrub(url)
+    cause = _safe_cause(exc, scrub)
     if isinstance(exc, _CONNECT_TIMEOUTS):
-        return TransportTimeout(
-            f"{method} {url}: connect timed out",
-            method=method,
-            url=url,
-            request_sent=False,
+        return _attach(
+            TransportTimeout(
+                f"{method} {url}: connect timed out",
+                method=method,
+                url=url,
+                request_sent=False,
+            ),
+            cause,
         )
     if isinstance(exc, asyncio.TimeoutError):
-        return TransportTimeout(
-            f"{method} {url}: timed out" + (" reading the response" if response_started else ""),
-            method=method,
-            url=url,
-            response_started=response_started,
+        return _attach(
+            TransportTimeout(
+                f"{method} {url}: timed out"
+                + (" reading the response" if response_started else ""),
+                method=method,
+                url=url,
+                response_started=response_started,
+            ),
+            cause,
         )
     permanent = isinstance(exc, _PERMANENT_ERRORS)
     if isinstance(exc, _CONNECT_ERRORS):
-        return TransportError(
-            f"{method} {url}: could not connect: {exc.__class__.__name__}",
+        return _attach(
+            TransportError(
+                f"{method} {url}: could not connect: {exc.__class__.__name__}",
+                method=method,
+                url=url,
+                request_sent=False,
+                retryable=not permanent,
+            ),
+            cause,
+        )
+    detail = scrub(str(exc) or exc.__class__.__name__)
+    return _attach(
+        TransportError(
+            f"{method} {url}: connection failed: {exc.__class__.__name__}: {detail}",
             method=method,
             url=url,
-            request_sent=False,
+            response_started=response_started,
             retryable=not permanent,
-        )
-    detail = redact(str(exc) or exc.__class__.__name__)
-    return TransportError(
-        f"{method} {url}: connection failed: {exc.__class__.__name__}: {detail}",
-        method=method,
-        url=url,
-        response_started=response_started,
-        retryable=not permanent,
+        ),
+        cause,
     )
+
+
+def _unexpected(
+    exc: Exception,
+    method: str,
+    url: str,
+    *,
+    closed: bool,
+    response_started: bool,
+    scrub: Callable[[str], str],
+) -> TransportError | ClientStateError | InvalidArgumentError:
+    """Whatever else aiohttp raised, as one of the SDK's errors (never a bare exception)."""
+    shown = scrub(url)
+    detail = scrub(f"{exc.__class__.__name__}: {exc}")
+    if closed:
+        # aclose() while the request was in flight: aiohttp then fails in any of several
+        # ways (a closed connector, an assertion); the cause is the close, not the server.
+        return _attach(
+            ClientStateError(
+                f"{method} {shown}: the AsyncPostHog client was closed while this request "
+                "was in flight"
+            ),
+            None,
+        )
+    if isinstance(exc, (ValueError, TypeError)) and not response_started:
+        # aiohttp refuses values it cannot put on the wire (a header with a line break from
+        # a caller's session, say): nothing was sent.
+        return _attach(
+            InvalidArgumentError(f"{method} {shown}: the request could not be sent: {detail}"),
+            None,
+        )
+    return _attach(
+        TransportError(
+            f"{method} {shown}: connection failed: {detail}",
+            method=method,
+            url=shown,
+            response_started=response_started,
+            retryable=False,
+        ),
+        None,
+    )
+
+
+def _send_once() -> Callable[..., Awaitable[aiohttp.ClientResponse]]:
+    """A per-request middleware that lets the request go out once.
+
+    aiohttp re-sends an idempotent method (incl. PUT and DELETE) by itself when a
+    keep-alive connection turns out dropped; for writes, and whenever retries are off, the
+    second attempt is refused with the first one's error, so that only the client's retry
+    policy (which knows what may be repeated) ever sends a request again.
+    """
+    failure: list[BaseException] = []
+
+    async def once(
+        req: aiohttp.ClientRequest,
+        handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+    ) -> aiohttp.ClientResponse:
+        if failure:
+            raise failure[0]
+        try:
+            return await handler(req)
+        except BaseException as exc:
+            failure.append(exc)
+            raise
+
+    return once
 
 
 class StreamResponse:
     """A response whose body is read incrementally (tile streams)."""
 
-    __slots__ = ("_content", "_method", "_resp", "_url", "headers", "status")
+    __slots__ = ("_content", "_method", "_resp", "_transport", "_url", "headers", "status")
 
-    def __init__(self, resp: aiohttp.ClientResponse, method: str, url: str) -> None:
+    def __init__(
+        self, resp: aiohttp.ClientResponse, method: str, url: str, transport: Transport
+    ) -> None:
         self._resp = resp
         self._content = resp.content
         self._method = method
         self._url = url
+        self._transport = transport
         self.status: int = resp.status
         self.headers: Mapping[str, str] = resp.headers
 
+    def _failure(self, exc: Exception) -> PostHogError:
+        return self._transport._failure(exc, self._method, self._url, response_started=True)
+
     async def read(self) -> bytes:
-        """The whole remaining body (for error responses)."""
+        """The whole remaining body, capped: for an error status at
+        ``MAX_ERROR_BODY_BYTES`` (the rest is dropped with the connection), otherwise at the
+        client's ``max_response_bytes`` (beyond it :class:`ResponseTooLargeError`)."""
         try:
-            return await self._resp.read()
-        except _TRANSPORT_ERRORS as exc:
-            raise _wrap(exc, self._method, self._url, response_started=True) from exc
+            return await self._transport._read_body(self._resp, self._method, self._url)
+        except PostHogError:
+            raise
+        except Exception as exc:
+            error = self._failure(exc)
+        raise error
 
     async def readany(self) -> bytes:
         """The body bytes that have arrived, as soon as there are any; ``b""`` at the end.
@@ -162,8 +343,9 @@ class StreamResponse:
         """
         try:
             return await self._content.readany()
-        except _TRANSPORT_ERRORS as exc:
-            raise _wrap(exc, self._method, self._url, response_started=True) from exc
+        except Exception as exc:
+            error = self._failure(exc)
+        raise error
 
     async def wait_eof(self, timeout: float) -> bool:
         """Read and discard the rest of the body for at most ``timeout`` seconds.
@@ -179,7 +361,7 @@ class StreamResponse:
 
         try:
             await asyncio.wait_for(discard(), timeout)
-        except _TRANSPORT_ERRORS:
+        except Exception:
             return False
         return content.at_eof()
 
@@ -200,28 +382,56 @@ class StreamResponse:
 class Transport:
     """One aiohttp session (created lazily, in the running loop) and the calls over it.
 
-    ``headers`` go with every request. On a session the transport creates they are the
+    ``headers`` go with every request, and ``authorization`` (the ``Authorization`` value)
+    with every request to the host. On a session the transport creates they are the
     session's defaults, so a plain call passes no headers of its own (aiohttp then has
-    nothing to merge); on a caller's session they are added to each request.
+    nothing to merge), except when a proxy is in use: aiohttp copies a session's default
+    headers into the proxy's ``CONNECT`` request, so the key then goes with each request
+    instead, inside the tunnel.
+
+    The session is made with ``trust_env=False``: aiohttp would otherwise look up the
+    proxy environment and read ``~/.netrc`` again for every request (and a ``.netrc``
+    entry for the host would clash with the key). The proxy is chosen once, when the session
+    is made (:func:`~posthog_dash_async._config.resolve_proxy`).
+
+    On a caller's session, a small middleware puts the key on each request (replacing any
+    credential the session, its ``auth`` or a ``.netrc`` entry would add), keeps a loopback
+    host off any proxy, and ``raise_for_status`` is turned off per request.
     """
 
     def __init__(
         self,
         *,
         max_connections: int,
+        host: str,
         session: aiohttp.ClientSession | None = None,
         headers: Mapping[str, str] | None = None,
+        authorization: str | None = None,
+        proxy: str | bool | None = None,
+        max_response_bytes: int,
+        scrub: Callable[[str], str] = redact,
     ) -> None:
         self._max_connections = max_connections
+        self._host = host
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        self._authorization = authorization
+        self._proxy_setting = proxy
+        self._max_response_bytes = max_response_bytes
+        self._max_error_bytes = min(MAX_ERROR_BODY_BYTES, max_response_bytes)
+        self._scrub = scrub
         self._base_headers: dict[str, str] = {"User-Agent": USER_AGENT, **(headers or {})}
+        self._request_headers: dict[str, str] | None = None
+        # Keyword arguments of every request; filled when the session is made.
+        self._kwargs: dict[str, Any] = {}
+        self.proxy: ProxyRoute | None = None
 
     def _headers(self, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
-        if self._owns_session:
+        base = self._request_headers
+        if base is None:
             return extra
-        return {**self._base_headers, **extra} if extra else self._base_headers
+        return {**base, **extra} if extra else base
 
     @property
     def owns_session(self) -> bool:
@@ -236,18 +446,133 @@ class Transport:
             # A retry sleeping through aclose() must not open a new session nobody closes.
             raise ClientStateError("this AsyncPostHog client is closed")
         session = self._session
-        if session is None:
+        if session is None or not self._kwargs:
+            session = self._make_session(session)
+        return session
+
+    def _make_session(self, caller: aiohttp.ClientSession | None) -> aiohttp.ClientSession:
+        """Read the proxy settings (once) and make the session, or adopt the caller's."""
+        setting = self._proxy_setting
+        if caller is None:
+            route = resolve_proxy(self._host, setting)
+        else:
+            # A caller's session applies the environment itself (its trust_env); only an
+            # explicit proxy= is added to it.
+            route = resolve_proxy(self._host, setting, {})
+        self.proxy = route
+        kwargs: dict[str, Any] = {"allow_redirects": False}
+        if route is not None:
+            kwargs["proxy"] = route.url
+            if route.authorization is not None:
+                kwargs["proxy_headers"] = {"Proxy-Authorization": route.authorization}
+        auth = {"Authorization": self._authorization} if self._authorization else {}
+        if caller is None:
+            defaults = dict(self._base_headers)
+            if route is None:
+                defaults.update(auth)
+            else:
+                self._request_headers = auth or None
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
             session = aiohttp.ClientSession(
                 connector=connector,
-                headers=self._base_headers,
+                headers=defaults,
                 raise_for_status=False,
-                # HTTP(S)_PROXY / NO_PROXY from the environment are honoured, as httpx and
-                # curl do: behind a corporate proxy the SDK works without extra code.
-                trust_env=True,
+                trust_env=False,
             )
             self._session = session
+        else:
+            session = caller
+            self._request_headers = dict(self._base_headers)
+            kwargs["raise_for_status"] = False
+            kwargs["auto_decompress"] = True
+            theirs = tuple(getattr(caller, "_middlewares", None) or ())
+            keep_proxy = route is not None or (setting is None and not host_is_loopback(self._host))
+            kwargs["middlewares"] = (self._caller_middleware(keep_proxy), *theirs)
+        self._kwargs = kwargs
         return session
+
+    def _caller_middleware(
+        self, keep_proxy: bool
+    ) -> Callable[..., Awaitable[aiohttp.ClientResponse]]:
+        authorization = self._authorization
+
+        async def own_credential(
+            req: aiohttp.ClientRequest,
+            handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+        ) -> aiohttp.ClientResponse:
+            # The session's auth=, a .netrc entry (trust_env) or default headers may have set
+            # another credential: the client's key is the one sent, or none at all.
+            if authorization is not None:
+                req.headers["Authorization"] = authorization
+            else:
+                req.headers.popall("Authorization", None)
+            if not keep_proxy and req.proxy is not None:
+                # trust_env on the caller's session found an environment proxy for a host
+                # the client never proxies (loopback: the key would cross in clear text).
+                req.update_proxy(None, None, None)
+            return await handler(req)
+
+        return own_credential
+
+    def _request_kwargs(self, method: str, once: bool) -> dict[str, Any]:
+        kwargs = self._kwargs
+        if once or method not in _SAFE_METHODS:
+            kwargs = dict(kwargs)
+            kwargs["middlewares"] = (_send_once(), *kwargs.get("middlewares", ()))
+        return kwargs
+
+    def _failure(
+        self, exc: Exception, method: str, url: str, *, response_started: bool
+    ) -> TransportError | ClientStateError | InvalidArgumentError:
+        if self._closed:
+            return _unexpected(
+                exc, method, url, closed=True, response_started=response_started, scrub=self._scrub
+            )
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            return _wrap(exc, method, url, response_started=response_started, scrub=self._scrub)
+        return _unexpected(
+            exc, method, url, closed=False, response_started=response_started, scrub=self._scrub
+        )
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
+        """The body, read no further than its cap (see :meth:`StreamResponse.read`)."""
+        error = resp.status >= 300
+        limit = self._max_error_bytes if error else self._max_response_bytes
+        length = resp.content_length
+        if length is not None and "Content-Encoding" not in resp.headers:
+            if length <= limit:
+                return await resp.read()
+            if not error:
+                resp.close()
+                raise self._too_large(method, url, f"Content-Length is {length} bytes")
+        content = resp.content
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = await content.readany()
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                # Stop reading: what is left stays unread, and the connection is dropped.
+                resp.close()
+                if not error:
+                    raise self._too_large(method, url, "the body (after decompression) is larger")
+                chunks.append(chunk[: len(chunk) - (total - limit)])
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, method: str, url: str, why: str) -> TransportTooLarge:
+        shown = self._scrub(url)
+        limit = self._max_response_bytes
+        return TransportTooLarge(
+            f"{method} {shown}: response too large: {why}; the limit is {limit} bytes "
+            "(max_response_bytes)",
+            method=method,
+            url=shown,
+            limit=limit,
+        )
 
     async def send(
         self,
@@ -258,10 +583,13 @@ class Transport:
         params: Any = None,
         body: bytes | None = None,
         timeout: Timeout,
+        once: bool = False,
     ) -> Response:
-        """Send one request and read the whole response.
+        """Send one request and read the whole response (capped, see :meth:`_read_body`).
 
-        ``headers`` are those this request needs beyond the transport's own.
+        ``headers`` are those this request needs beyond the transport's own. ``once``: the
+        request must not be sent a second time even by aiohttp's own reconnect (writes
+        never are).
         """
         session = self._get_session()
         started = False
@@ -273,13 +601,16 @@ class Transport:
                 data=body,
                 headers=self._headers(headers),
                 timeout=_client_timeout(timeout, False),
-                allow_redirects=False,
+                **self._request_kwargs(method, once),
             ) as resp:
                 started = True
-                payload = await resp.read()
+                payload = await self._read_body(resp, method, url)
                 return Response(resp.status, resp.headers, payload)
-        except _TRANSPORT_ERRORS as exc:
-            raise _wrap(exc, method, url, response_started=started) from exc
+        except TransportTooLarge:
+            raise
+        except Exception as exc:
+            error = self._failure(exc, method, url, response_started=started)
+        raise error
 
     async def open_stream(
         self,
@@ -289,6 +620,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         params: Any = None,
         timeout: Timeout,
+        once: bool = False,
     ) -> StreamResponse:
         """Send one request and return as soon as the status line and headers are in."""
         session = self._get_session()
@@ -299,16 +631,24 @@ class Transport:
                 params=params,
                 headers=self._headers(headers),
                 timeout=_client_timeout(timeout, True),
-                allow_redirects=False,
                 # The stream is consumed as-is; PostHog never compresses it.
                 auto_decompress=False,
+                **{
+                    k: v
+                    for k, v in self._request_kwargs(method, once).items()
+                    if k != "auto_decompress"
+                },
             )
-        except _TRANSPORT_ERRORS as exc:
-            raise _wrap(exc, method, url, response_started=False) from exc
-        return StreamResponse(resp, method, url)
+        except Exception as exc:
+            error = self._failure(exc, method, url, response_started=False)
+            raise error from None
+        return StreamResponse(resp, method, url, self)
 
     async def aclose(self) -> None:
-        """Close the session if this transport created it; a caller's session is left open."""
+        """Close the session if this transport created it; a caller's session is left open.
+
+        Requests still in flight then end with :class:`ClientStateError`.
+        """
         self._closed = True
         if not self._owns_session:
             return

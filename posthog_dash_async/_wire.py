@@ -53,6 +53,62 @@ def redact_bytes(body: bytes) -> bytes:
     return _KEY_BYTES_RE.sub(lambda m: m.group(0)[:4] + b"***", body)
 
 
+def scrub_text(text: str, key: str | None) -> str:
+    """:func:`redact`, and ``key`` itself (of any shape) replaced by ``***``."""
+    text = redact(text)
+    if key is not None and key in text:
+        text = text.replace(key, "***")
+    return text
+
+
+def _scrub_value(value: Any, key: str | None) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value, key)
+    if isinstance(value, list):
+        return [_scrub_value(v, key) for v in value]
+    if isinstance(value, dict):
+        return {scrub_text(str(k), key): _scrub_value(v, key) for k, v in value.items()}
+    return value
+
+
+def scrub_body(body: bytes, key: str | None) -> bytes:
+    """A response body without anything shaped like a key, nor ``key`` itself.
+
+    Scrubbed as bytes first, then, when the body holds JSON escapes (``\\u0070hx_...``
+    spells a key the bytes do not show), once more after decoding: the body is then the
+    scrubbed value re-encoded, so that whoever decodes it finds no key either.
+    """
+    body = redact_bytes(body)
+    if key is not None:
+        raw = key.encode()
+        if raw in body:
+            body = body.replace(raw, b"***")
+    if b"\\" not in body:
+        return body
+    try:
+        value = _any_decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return body
+    scrubbed = _scrub_value(value, key)
+    if scrubbed == value:
+        return body
+    return _encoder.encode(scrubbed)
+
+
+def scrub_headers(headers: Mapping[str, str], key: str | None) -> dict[str, str]:
+    """Response headers with every name and value scrubbed (a server may echo the key)."""
+    return {scrub_text(k, key): scrub_text(v, key) for k, v in headers.items()}
+
+
+_TOKEN_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def is_method_token(method: str) -> bool:
+    """An HTTP method name: an RFC 9110 token of ASCII characters, and not ``CONNECT``
+    (which would turn the connection into a tunnel)."""
+    return _TOKEN_RE.fullmatch(method) is not None and method.upper() != "CONNECT"
+
+
 _any_decoder = msgspec.json.Decoder()
 
 
@@ -60,6 +116,10 @@ def encode_json(value: Any) -> bytes:
     """Compact JSON, as the server itself writes it."""
     try:
         return _encoder.encode(value)
+    except RecursionError:
+        raise errors.InvalidArgumentError(
+            "value is not JSON-serializable: it refers to itself or is nested too deeply"
+        ) from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise errors.InvalidArgumentError(f"value is not JSON-serializable: {exc}") from None
 
@@ -70,7 +130,8 @@ def ignore_body(body: bytes) -> None:
 
 
 def decode_any(body: bytes) -> Any:
-    """Plain Python data for a JSON body, ``None`` for an empty one."""
+    """Plain Python data for a JSON body, ``None`` for an empty one (raises msgspec's
+    ``DecodeError``, or ``RecursionError`` for JSON nested too deeply)."""
     if not body:
         return None
     return _any_decoder.decode(body)
@@ -79,11 +140,27 @@ def decode_any(body: bytes) -> Any:
 # --- argument checks (all raise InvalidArgumentError and send nothing) -----------------
 
 
+#: PostHog's ids are 64-bit database keys; anything larger cannot name a row (and an int
+#: of thousands of digits could not even be formatted into a path).
+MAX_ID: Final = 2**63 - 1
+
+
 def check_id(name: str, value: object) -> int:
     """A positive int id; bools and numeric strings are refused so paths stay predictable."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise errors.InvalidArgumentError(f"{name} must be a positive int, got {value!r}")
+        raise errors.InvalidArgumentError(f"{name} must be a positive int, got {_short(value)}")
+    if value > MAX_ID:
+        raise errors.InvalidArgumentError(f"{name} must be at most 2**63 - 1, got a larger int")
     return value
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` for an error message, never failing nor growing without bound."""
+    try:
+        text = repr(value)
+    except Exception:  # an int too large to format, a repr that raises
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def check_optional_id(name: str, value: object) -> int | None:
@@ -154,7 +231,12 @@ def join_query_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return encode_json(value).decode()
-    return str(value)
+    try:
+        return str(value)
+    except ValueError:  # an int beyond Python's limit on digits to format
+        raise errors.InvalidArgumentError(
+            f"query value is too large to send: a {type(value).__name__}"
+        ) from None
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -214,7 +296,7 @@ def decipher_error(
     if body[:1] in (b"{", b"[") or body.lstrip()[:1] == b"{":
         try:
             parsed = _any_decoder.decode(body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             parsed = None
     if isinstance(parsed, dict):
         raw_type, raw_code = parsed.get("type"), parsed.get("code")

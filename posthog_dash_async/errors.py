@@ -29,7 +29,10 @@ __all__ = [
     "PermissionDeniedError",
     "PostHogError",
     "RateLimitError",
+    "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
+    "StreamDecodeError",
     "StreamError",
     "StreamIncompleteError",
     "UnsupportedForApiKeyError",
@@ -79,6 +82,23 @@ class APIConnectionError(PostHogError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read, total or stream-idle timeout expired."""
+
+
+class ResponseTooLargeError(APIConnectionError):
+    """A response body (after decompression) exceeded the client's ``max_response_bytes``.
+
+    Reading stopped at the limit (a gzip bomb costs no more than that); ``limit`` is it.
+    Never retried: another attempt would bring the same body.
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "", limit: int = 0) -> None:
+        super().__init__(message, method=method, url=url)
+        self.limit = limit
+
+
+class ResponseDecodeError(APIConnectionError):
+    """A success response whose body is not what the endpoint returns: not JSON, the wrong
+    shape, or nested too deeply to decode. Never retried."""
 
 
 class APIStatusError(PostHogError):
@@ -212,6 +232,33 @@ class StreamError(PostHogError):
         super().__init__(message)
         self.error = error
         self.received = received
+
+
+class StreamDecodeError(StreamError):
+    """A tile stream event was not what the protocol says: its data is not JSON, not an
+    object with a string ``type``, a known type without that type's shape, or an event out
+    of order (a tile before the metadata, a second metadata). The stream is over; nothing
+    was skipped silently.
+
+    ``raw`` is the event's data as received (at most ``MAX_BODY_KEPT`` bytes, anything
+    shaped like an API key hidden), ``event_type`` its ``type`` when known,
+    ``events_received`` how many events were delivered before it, ``received`` as for
+    :class:`StreamError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: bytes = b"",
+        event_type: str | None = None,
+        events_received: int = 0,
+        received: Any = None,
+    ) -> None:
+        super().__init__(message, error=message, received=received)
+        self.raw = raw[:MAX_BODY_KEPT]
+        self.event_type = event_type
+        self.events_received = events_received
 
 
 class StreamIncompleteError(PostHogError):
