@@ -487,8 +487,17 @@ async def test_python_m_demo_exits_0() -> None:
     out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     text = out.decode()
     assert proc.returncode == 0, text + err.decode()
-    assert "all 8 steps passed" in text
-    for step in ("create", "list", "details", "stream", "move tile", "share token"):
+    assert "all 10 steps passed" in text
+    for step in (
+        "create",
+        "list",
+        "details",
+        "stream",
+        "move tile",
+        "tiles",
+        "insight",
+        "share token",
+    ):
         assert f". {step}" in text
     assert "Lena Fischer can now edit" in text
     assert "→" in text

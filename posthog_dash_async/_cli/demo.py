@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .._client import AsyncPostHog
 from ..errors import NotFoundError, PostHogError
-from ..models import Dashboard, DashboardSummary, SharingConfiguration
+from ..models import Dashboard, DashboardSummary, SharingConfiguration, TileLayout
 from .live import painter_for, show_stream
 from .output import EXIT_ERROR, EXIT_OK, Output, person
 from .render import insight_kind
@@ -23,6 +23,14 @@ from .render import insight_kind
 __all__ = ["DemoFailed", "run_demo"]
 
 DEMO_TAG = "sdk-demo"
+SIGNUPS_QUERY = {
+    "kind": "InsightVizNode",
+    "source": {
+        "kind": "TrendsQuery",
+        "series": [{"kind": "EventsNode", "event": "user signed up", "math": "total"}],
+        "interval": "week",
+    },
+}
 TOKEN_PREFIX = 8
 
 
@@ -168,6 +176,55 @@ class Demo:
         self.state.created["planning"] = destination
         return f"tile {tile.id} moved from {_quote(notes)} to {_quote(planning)}"
 
+    async def tiles(self) -> str:
+        """A text tile placed with TileLayout, recoloured, put first, then deleted."""
+        tiles = self.ph.dashboards.tiles
+        notes = self.state.created["notes"]
+        tile = await tiles.create_text(
+            notes.id, "## Next steps\nShip it.", layouts={"sm": TileLayout(x=0, y=4, w=12, h=2)}
+        )
+        _check(tile.text is not None, "create_text did not answer with a text tile")
+        recoloured = await tiles.update(notes.id, tile.id, color="blue")
+        _check(recoloured.color == "blue", "the colour was not kept")
+        others = [t.id for t in (await self.ph.dashboards.get(notes.id)).tiles if t.id != tile.id]
+        await tiles.reorder(notes.id, [tile.id, *others])
+        first = (await self.ph.dashboards.stream_tiles(notes.id).collect()).tiles[0]
+        _check(first.id == tile.id, "reorder did not put the tile first")
+        await tiles.delete(notes.id, tile.id)
+        left = await self.ph.dashboards.get(notes.id)
+        _check(all(t.id != tile.id for t in left.tiles), "the deleted tile is still there")
+        self.state.created["notes"] = left
+        return f"text tile {tile.id} added at 0,4 (12×2), coloured blue, put first, then deleted"
+
+    async def insight(self) -> str:
+        """An insight put on a dashboard, run, moved to another one, then soft-deleted."""
+        ph = self.ph
+        board = self.state.created["board"]
+        notes = self.state.created["notes"]
+        made = await ph.insights.create(
+            name="Demo: weekly signups", query=SIGNUPS_QUERY, dashboards=[board.id]
+        )
+        _check(made.dashboards == [board.id], f"the insight is on {made.dashboards}")
+        runs = await ph.dashboards.run_insights(board.id)
+        _check(
+            any(run.insight.id == made.id for run in runs.results),
+            "run_insights did not run the new insight",
+        )
+        moved = await ph.insights.update(made.id, dashboards=[notes.id])
+        _check(moved.dashboards == [notes.id], "the insight did not move")
+        on_notes = await ph.dashboards.get(notes.id)
+        _check(
+            any(t.insight is not None and t.insight.id == made.id for t in on_notes.tiles),
+            "the moved insight has no tile on its new dashboard",
+        )
+        deleted = await ph.insights.delete(made.id)
+        _check(deleted.deleted, "the insight is not marked deleted")
+        self.state.created["notes"] = await ph.dashboards.get(notes.id)
+        return (
+            f"insight {made.short_id} put on {_quote(board)}, run, moved to "
+            f"{_quote(notes)} via insights.update(dashboards=), then soft-deleted"
+        )
+
     async def share(self) -> str:
         """Sharing enabled, then the share token rotated."""
         planning = self.state.created["planning"]
@@ -257,6 +314,8 @@ async def run_demo(out: Output, *, page_size: int = 3, tile_delay: float = 0.08)
                 ("details", demo.details),
                 ("stream", demo.stream),
                 ("move tile", demo.move_tile),
+                ("tiles", demo.tiles),
+                ("insight", demo.insight),
                 ("share token", demo.share),
                 ("collaborator", demo.collaborator),
                 ("delete+restore", demo.delete_restore),
