@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Literal
+import uuid
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -80,7 +81,9 @@ class Templates:
             "GET", "dashboard_templates/", _decode_page, params=params or None, timeout=timeout
         )
 
-    async def get(self, template_id: Any, *, timeout: TimeoutArg = None) -> DashboardTemplate:
+    async def get(
+        self, template_id: str | uuid.UUID, *, timeout: TimeoutArg = None
+    ) -> DashboardTemplate:
         """One template by its UUID: ``GET dashboard_templates/{id}/``."""
         key = check_uuid("template_id", template_id)
         return await self._client._call(
