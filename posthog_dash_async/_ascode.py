@@ -14,7 +14,7 @@ unrecognisable behind and the next run finishes the job without duplicates.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -621,19 +621,21 @@ async def _gather_limited(calls: list[Awaitable[Dashboard]]) -> list[Dashboard]:
 class _Recorder:
     """Collects what an apply did, as it happens, so a failure still reports it."""
 
-    def __init__(self, report: ApplyReport) -> None:
+    def __init__(self, report: ApplyReport, on_write: Callable[[ReportItem], None] | None) -> None:
         self.report = report
+        self.on_write = on_write
 
     def add(self, bucket: list[ReportItem], step: Step, id_: int | None = None) -> None:
-        bucket.append(
-            ReportItem(
-                kind=step.kind,
-                dashboard=step.dashboard,
-                name=step.name,
-                tile=step.tile,
-                id=id_ if id_ is not None else step.id,
-            )
+        item = ReportItem(
+            kind=step.kind,
+            dashboard=step.dashboard,
+            name=step.name,
+            tile=step.tile,
+            id=id_ if id_ is not None else step.id,
         )
+        bucket.append(item)
+        if self.on_write is not None:
+            self.on_write(item)
 
 
 def _layouts_arg(tile: TileDocument) -> dict[str, dict[str, int]] | None:
@@ -649,9 +651,15 @@ def _insight_tile_id(insight: Insight, dashboard_id: int) -> int | None:
 
 
 class _Applier:
-    def __init__(self, ph: AsyncPostHog, report: ApplyReport, marked: set[int]) -> None:
+    def __init__(
+        self,
+        ph: AsyncPostHog,
+        report: ApplyReport,
+        marked: set[int],
+        on_write: Callable[[ReportItem], None] | None = None,
+    ) -> None:
         self.ph = ph
-        self.record = _Recorder(report)
+        self.record = _Recorder(report, on_write)
         self.report = report
         self.marked = marked
 
@@ -894,8 +902,11 @@ def _marked_text_tiles(targets: list[_Target]) -> set[int]:
     return out
 
 
-async def run_apply(ph: AsyncPostHog, plan: Plan) -> ApplyReport:
-    """Carry out a plan; see ``ph.dashboards.apply``."""
+async def run_apply(
+    ph: AsyncPostHog, plan: Plan, *, on_write: Callable[[ReportItem], None] | None = None
+) -> ApplyReport:
+    """Carry out a plan; see ``ph.dashboards.apply``. ``on_write`` is called after each
+    write that succeeded (the command line's progress)."""
     if not isinstance(plan, Plan):
         raise InvalidArgumentError(f"apply() takes a Plan from plan(), got {type(plan).__name__}")
     if plan._client is not ph:
@@ -908,7 +919,7 @@ async def run_apply(ph: AsyncPostHog, plan: Plan) -> ApplyReport:
         )
     plan._applied = True
     report = ApplyReport()
-    applier = _Applier(ph, report, _marked_text_tiles(plan._targets))
+    applier = _Applier(ph, report, _marked_text_tiles(plan._targets), on_write)
     report.unchanged.extend(plan.unchanged)
     # Dashboards are independent: they go together, each in its own order (dashboard,
     # tiles, layouts, removals); the client's semaphore and limiter pace the requests.

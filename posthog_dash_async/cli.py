@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from ._cli.ascode import add_ascode_parsers
 from ._cli.exits import (
     EXIT_AUTH,
     EXIT_BROKEN_PIPE,
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("tiles", "list, add, edit, copy, reorder or delete tiles", json=False)
     add_tiles_parser(p, [common, as_json])
+
+    add_ascode_parsers(command)
 
     p = command("stream", "show a dashboard's tiles as they are computed")
     p.add_argument("id", type=int, metavar="ID")

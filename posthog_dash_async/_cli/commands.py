@@ -18,6 +18,7 @@ import msgspec
 from .._client import AsyncPostHog
 from .._wire import UNSET
 from ..models import Collaborator, Dashboard, DashboardSummary, SharingConfiguration
+from .ascode import cmd_apply, cmd_copy, cmd_plan, cmd_pull
 from .live import painter_for, show_stream
 from .output import EXIT_OK, Output, UsageError, clean, event_json, format_time, person, table
 from .render import insight_kind, tile_title
@@ -361,4 +362,8 @@ COMMANDS: dict[str, Command] = {
     "collaborators": cmd_collaborators,
     "sharing": cmd_sharing,
     "from-template": cmd_from_template,
+    "pull": cmd_pull,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "copy": cmd_copy,
 }
