@@ -9,8 +9,10 @@ ID --live`` is the full-screen version of this loop.)
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,16 +20,28 @@ from contextlib import asynccontextmanager
 import posthog_dash_async as pda
 
 BARS = "▁▂▃▄▅▆▇█"
+# Names and text come from whoever edits the dashboard: never print their control
+# characters or escape sequences (``posthog-dash`` does the same, more thoroughly).
+_UNPRINTABLE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI: colours, cursor movement, erase
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, clipboard, links
+    r"|\x1b.?|[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def safe(text: object) -> str:
+    """``text`` without escape sequences or control characters."""
+    return _UNPRINTABLE.sub("", str(text))
 
 
 def describe(tile: pda.Tile) -> str:
     """One line per tile: a sparkline for trends, step counts for funnels, text's first line."""
     if tile.text is not None:
         lines = (tile.text.body or "").strip().splitlines()
-        return f"text: {lines[0] if lines else ''}"
+        return f"text: {safe(lines[0]) if lines else ''}"
     insight = tile.insight
     result = insight.result if insight is not None else None
-    name = insight.name if insight is not None else f"tile {tile.id}"
+    name = safe(insight.name) if insight is not None else f"tile {tile.id}"
     if isinstance(result, list) and result and isinstance(result[0], dict):
         data = result[0].get("data")
         if data:
@@ -47,7 +61,7 @@ async def stream(ph: pda.AsyncPostHog, dashboard_id: int, show: Callable[[str], 
         async for event in events:
             match event:
                 case pda.MetadataEvent(dashboard=dashboard):
-                    show(f"== {dashboard.name} ==")
+                    show(f"== {safe(dashboard.name)} ==")
                     for tile in dashboard.tiles:  # the first one or two tiles come along
                         show(f"  {describe(tile)}")
                     tiles += len(dashboard.tiles)
@@ -55,7 +69,7 @@ async def stream(ph: pda.AsyncPostHog, dashboard_id: int, show: Callable[[str], 
                     show(f"  {describe(tile)}  [#{order}]")
                     tiles += 1
                 case pda.TileErrorEvent(tile_id=tile_id, error=message):
-                    show(f"  ✗ tile {tile_id}: {message}")
+                    show(f"  ✗ tile {tile_id}: {safe(message)}")
                     tiles += 1
                 case pda.CompleteEvent():
                     show(f"complete: {tiles} tiles")
@@ -87,12 +101,18 @@ async def run(dashboard_id: int = 412, show: Callable[[str], None] = print) -> i
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point: stream the dashboard given (412 by default)."""
-    args = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "dashboard_id", type=int, nargs="?", default=412, help="the dashboard (default 412)"
+    )
+    args = parser.parse_args(argv)
     try:
-        asyncio.run(run(int(args[0]) if args else 412, lambda line: print(line, flush=True)))
+        asyncio.run(run(args.dashboard_id, lambda line: print(line, flush=True)))
     except pda.PostHogError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe(exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 
