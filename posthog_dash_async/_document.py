@@ -101,6 +101,11 @@ class InsightTileDocument(_Doc, frozen=True, tag_field="kind", tag="insight"):
     color: str | None = None
     layouts: TileLayouts = TileLayouts()
 
+    @property
+    def kind(self) -> str:
+        """``"insight"`` (the ``kind`` of the JSON object)."""
+        return "insight"
+
 
 class TextTileDocument(_Doc, frozen=True, tag_field="kind", tag="text"):
     """A text (markdown) tile."""
@@ -109,6 +114,11 @@ class TextTileDocument(_Doc, frozen=True, tag_field="kind", tag="text"):
     body: str
     color: str | None = None
     layouts: TileLayouts = TileLayouts()
+
+    @property
+    def kind(self) -> str:
+        """``"text"`` (the ``kind`` of the JSON object)."""
+        return "text"
 
 
 class ButtonTileDocument(_Doc, frozen=True, tag_field="kind", tag="button"):
@@ -121,6 +131,11 @@ class ButtonTileDocument(_Doc, frozen=True, tag_field="kind", tag="button"):
     style: str | None = None
     color: str | None = None
     layouts: TileLayouts = TileLayouts()
+
+    @property
+    def kind(self) -> str:
+        """``"button"`` (the ``kind`` of the JSON object)."""
+        return "button"
 
 
 TileDocument = InsightTileDocument | TextTileDocument | ButtonTileDocument

@@ -143,6 +143,17 @@ def every_kind_dashboard(server: FakePostHog) -> int:
     tiles.append(
         text_tile("## Notes\n\n* one\n* two", layouts={"sm": {"x": 0, "y": 40, "w": 12, "h": 2}})
     )
+    tiles.append(
+        {
+            "button_tile": {
+                "url": "https://example.com/docs",
+                "text": "Docs",
+                "placement": "right",
+            },
+            "layouts": {"sm": {"x": 9, "y": 42, "w": 3, "h": 1}},
+            "color": "green",
+        }
+    )
     created = server.add_dashboard(
         "Every kind", tiles=tiles, tags=["kinds"], filters={"date_from": "-7d"}
     )
@@ -173,6 +184,14 @@ async def test_copy_between_instances_keeps_every_query_byte_for_byte(pair: Pair
     texts = [t for t in target["tiles"] if t["text"]]
     assert len(texts) == 1
     assert texts[0]["layouts"] == {"sm": {"x": 0, "y": 40, "w": 12, "h": 2}}
+    [button] = [t for t in target["tiles"] if t["button_tile"]]
+    assert (button["button_tile"]["url"], button["button_tile"]["text"]) == (
+        "https://example.com/docs",
+        "Docs",
+    )
+    assert button["button_tile"]["placement"] == "right"
+    assert button["layouts"] == {"sm": {"x": 9, "y": 42, "w": 3, "h": 1}}
+    assert button["color"] == "green"
     assert target["filters"] == {"date_from": "-7d"}
     assert "kinds" in target["tags"]
     # Only endpoints a personal API key may call were used.
@@ -183,6 +202,7 @@ async def test_copy_between_instances_keeps_every_query_byte_for_byte(pair: Pair
 async def test_round_trip_gives_the_same_document(pair: Pair) -> None:
     source_id = every_kind_dashboard(pair.a)
     doc = await pair.pa.dashboards.export(source_id)
+    assert [t.kind for t in doc.tiles] == ["insight"] * len(QUERIES) + ["text", "button"]
     report = await pair.pb.dashboards.apply(await pair.pb.dashboards.plan([doc]))
     again = await pair.pb.dashboards.export(report.dashboards[doc.key])
     assert again == doc
