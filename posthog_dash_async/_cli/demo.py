@@ -12,6 +12,9 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from .._client import AsyncPostHog
 from ..errors import NotFoundError, PostHogError
@@ -64,6 +67,10 @@ def _check(condition: bool, message: str) -> None:
 
 def _quote(d: Dashboard | DashboardSummary) -> str:
     return f"'{d.name or 'untitled'}' (#{d.id})"
+
+
+def _wire_query(query: Any) -> bytes:
+    return msgspec.json.encode(query, order="sorted")
 
 
 def _variety(d: Dashboard) -> tuple[int, int]:
@@ -278,6 +285,38 @@ class Demo:
         )
         return f"{_quote(planning)} soft-deleted (GET → 404), restored with its tiles (GET → 200)"
 
+    async def copy(self) -> str:
+        """A dashboard copied to a second instance (another host, project and key), twice."""
+        from .._ascode import copy_dashboard
+        from ..testing import FakePostHog
+
+        source = max(self.state.details.values(), key=_variety)
+        async with (
+            FakePostHog(project_id=7, seed=False) as other,
+            AsyncPostHog(
+                api_key=other.api_key, host=other.url, project_id=other.project_id
+            ) as target,
+        ):
+            copied = await copy_dashboard(self.ph, source.id, target)
+            original = await self.ph.dashboards.get(source.id)
+            queries = sorted(
+                _wire_query(t.insight.query) for t in original.tiles if t.insight is not None
+            )
+            copies = sorted(
+                _wire_query(t.insight.query) for t in copied.tiles if t.insight is not None
+            )
+            _check(queries == copies, "the copy's insight queries differ from the original's")
+            _check(len(copied.tiles) == len(original.tiles), "the copy lost tiles")
+            other.clear_requests()
+            again = await copy_dashboard(self.ph, source.id, target)
+            sent = [r for r in other.requests if r.method != "GET"]
+            _check(again.id == copied.id, "copying again made a second dashboard")
+            _check(not sent, f"copying again sent {len(sent)} writes")
+        return (
+            f"{_quote(source)} copied to a second instance (project 7) as #{copied.id} with "
+            f"{len(copied.tiles)} tiles; copied again: 0 writes"
+        )
+
 
 async def _run_step(
     out: Output, number: int, step: Step, action: Callable[[], Awaitable[str]]
@@ -319,6 +358,7 @@ async def run_demo(out: Output, *, page_size: int = 3, tile_delay: float = 0.08)
                 ("share token", demo.share),
                 ("collaborator", demo.collaborator),
                 ("delete+restore", demo.delete_restore),
+                ("copy", demo.copy),
             ]
             steps: list[Step] = []
             for number, (name, action) in enumerate(plan, start=1):
