@@ -487,7 +487,7 @@ async def test_python_m_demo_exits_0() -> None:
     out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     text = out.decode()
     assert proc.returncode == 0, text + err.decode()
-    assert "all 10 steps passed" in text
+    assert "all 11 steps passed" in text
     for step in (
         "create",
         "list",
@@ -497,6 +497,7 @@ async def test_python_m_demo_exits_0() -> None:
         "tiles",
         "insight",
         "share token",
+        "copy",
     ):
         assert f". {step}" in text
     assert "Lena Fischer can now edit" in text
