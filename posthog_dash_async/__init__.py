@@ -21,6 +21,7 @@ from ._ascode import (
     copy_dashboard,
 )
 from ._cache import Cache, CacheStats
+from ._cache import Cache, CacheStats
 from ._client import AsyncPostHog
 from ._config import RateLimit, Timeout
 from ._document import (
@@ -100,6 +101,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ButtonTile",
+    "Cache",
+    "CacheStats",
     "ButtonTileDocument",
     "Cache",
     "CacheStats",

@@ -96,7 +96,9 @@ class SharedReads:
             task = asyncio.get_running_loop().create_task(send())
             flight = _Flight(task)
             self._flights[key] = flight
-            task.add_done_callback(self._landed(key, flight, generation if cache else None))
+            task.add_done_callback(
+                self._landed(key, flight, generation if cache is not None else None)
+            )
         flight.waiters += 1
         try:
             return await asyncio.shield(flight.task)

@@ -12,16 +12,23 @@ decodes its own events from the recorded bytes, so nobody sees another consumer'
 Consumers can leave at any time; when the last one leaves, the pump is cancelled and the
 upstream stream (its connection and its concurrency permit) is released. Once the upstream
 has ended, new calls open a fresh stream: only streams that overlap in time are shared.
-The record holds one dashboard's events, the same bound the stream itself has.
+
+Memory stays bounded: consumers may join while the record is under ``REPLAY_LIMIT`` bytes
+(the start of the stream); past that, new callers get a stream of their own, and events that
+every consumer has read are dropped. The pump stops reading while the slowest consumer has
+``BACKLOG_LIMIT`` events unread, so a slow consumer holds the upstream back as a lone one
+would. Once nobody can join and one consumer is left, events pass through without a copy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import weakref
+from collections import deque
 from collections.abc import Hashable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -54,6 +61,15 @@ def _decoder(kind: type[Any]) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
+#: While the events recorded so far fit in this many bytes, a new consumer may join and be
+#: replayed everything from the start; past it, new callers open a stream of their own and
+#: what every consumer has read is dropped.
+REPLAY_LIMIT: Final = 1 << 20
+#: The pump stops reading while the slowest consumer has this many events unread, so a
+#: slow consumer holds back the upstream (as a lone one would) instead of memory growing.
+BACKLOG_LIMIT: Final = 8
+
+
 class _Upstream:
     """The one real stream of a key, the pump reading it, and the record of its events."""
 
@@ -61,20 +77,38 @@ class _Upstream:
         self.hub = hub
         self.key = key
         self.stream = stream
-        # (event class, encoded event), in the order the upstream yielded them.
-        self.events: list[tuple[type[Any], bytes]] = []
-        #: How the upstream ended: None while it runs, else the exception (None-like
-        #: sentinel ``_ENDED`` for a normal end).
+        # Entries from absolute index `base` on: (event class, encoded event or None, the
+        # event itself when it can only ever go to the one consumer left).
+        self.events: list[tuple[type[Any], bytes | None, StreamEvent | None]] = []
+        self.base = 0
+        self.recorded_bytes = 0
+        self.joinable = True
+        #: How the upstream ended: None for a normal end, else the exception.
         self.outcome: BaseException | None = None
         self.ended = False
         self.opened = False
         self.open_error: BaseException | None = None
-        self.consumers = 0
+        self.fallback_used = False
+        # Consumer token -> absolute index of its next event; consumers are not referenced,
+        # so one that is dropped unclosed can be garbage-collected (and then leaves).
+        self.cursors: dict[int, int] = {}
+        self._next_token = 0
         self._changed = asyncio.Event()
+        self._consumed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def end_index(self) -> int:
+        return self.base + len(self.events)
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._pump())
+
+    def join(self) -> int:
+        token = self._next_token
+        self._next_token += 1
+        self.cursors[token] = 0
+        return token
 
     def _notify(self) -> None:
         self._changed.set()
@@ -82,6 +116,25 @@ class _Upstream:
 
     async def wait_change(self) -> None:
         await self._changed.wait()
+
+    def advanced(self, token: int, cursor: int) -> None:
+        """A consumer has read up to ``cursor``; drop what nobody needs any more."""
+        self.cursors[token] = cursor
+        if not self.joinable:
+            self._trim()
+        self._consumed.set()
+
+    def _trim(self) -> None:
+        low = min(self.cursors.values(), default=self.end_index)
+        drop = low - self.base
+        if drop > 0:
+            del self.events[:drop]
+            self.base = low
+
+    def _backlogged(self) -> bool:
+        if not self.cursors:
+            return False
+        return self.end_index - min(self.cursors.values()) >= BACKLOG_LIMIT
 
     async def _pump(self) -> None:
         stream = self.stream
@@ -92,13 +145,28 @@ class _Upstream:
                 self.open_error = exc
                 raise
             self.opened = True
+            self.fallback_used = stream.fallback_used
             self._notify()
             async for event in stream:
-                self.events.append((type(event), _encode(event)))
+                kind = type(event)
+                if self.joinable or len(self.cursors) > 1:
+                    data = _encode(event)
+                    self.events.append((kind, data, None))
+                    self.recorded_bytes += len(data)
+                    if self.joinable and self.recorded_bytes > REPLAY_LIMIT:
+                        # From now on only the consumers already here share this stream.
+                        self.joinable = False
+                        self.hub._forget(self)
+                        self._trim()
+                else:
+                    # Nobody can join and one consumer is left: it gets the event itself.
+                    self.events.append((kind, None, event))
                 self._notify()
+                while self._backlogged():
+                    self._consumed.clear()
+                    await self._consumed.wait()
         except asyncio.CancelledError:
             # Only the hub cancels the pump (when the last consumer left).
-            self.outcome = None
             raise
         except BaseException as exc:
             self.outcome = exc
@@ -110,10 +178,14 @@ class _Upstream:
             finally:
                 self._notify()
 
-    def leave(self) -> asyncio.Task[None] | None:
-        """One consumer is gone; returns the pump when it was the last one and still runs."""
-        self.consumers -= 1
-        if self.consumers > 0:
+    def leave(self, token: int) -> asyncio.Task[None] | None:
+        """A consumer is gone; returns the pump when it was the last one and still runs."""
+        if self.cursors.pop(token, None) is None:
+            return None
+        if self.cursors:
+            if not self.joinable:
+                self._trim()
+            self._consumed.set()
             return None
         self.hub._forget(self)
         task = self.task
@@ -123,15 +195,32 @@ class _Upstream:
         return None
 
 
+def _left_unclosed(loop: asyncio.AbstractEventLoop, upstream: _Upstream, token: int) -> None:
+    """A consumer was garbage-collected without being closed (``async for`` left by
+    ``break`` without ``async with``): detach it from the loop's own thread."""
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(upstream.leave, token)
+
+
 def stream_key(stream: TileStream) -> Hashable | None:
     """What makes two unopened streams the same request: every setting of a fresh
     :class:`TileStream` (dashboard, layout size, fallback, timeout, overrides, ...) but its
     client. ``None`` when a setting cannot be compared (the stream is then not shared)."""
     try:
         settings = {k: v for k, v in vars(stream).items() if k != "_client"}
-        return _encode(sorted(settings.items()))
+        return _key_encode(sorted(settings.items()))
     except (TypeError, msgspec.EncodeError):
         return None
+
+
+def _plain(value: Any) -> Any:
+    # Containers of a fresh stream's state (an empty deque, ...) compare by their items.
+    if isinstance(value, (deque, set, frozenset)):
+        return sorted(value, key=repr) if not isinstance(value, deque) else list(value)
+    raise TypeError(f"cannot compare {type(value).__name__}")
+
+
+_key_encode = msgspec.json.Encoder(enc_hook=_plain).encode
 
 
 class StreamHub:
@@ -157,7 +246,6 @@ class StreamHub:
             upstream = _Upstream(self, key, stream)
             self._live[key] = upstream
             upstream.start()
-        upstream.consumers += 1
         return upstream
 
     def _forget(self, upstream: _Upstream) -> None:
@@ -189,9 +277,11 @@ class SharedTileStream(TileStream):
         self._key = key
         self._stream = stream
         self._upstream: _Upstream | None = None
+        self._token = -1
         self._cursor = 0
         self._shared_done = False
         self._tiles: list[Tile] | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._client = stream._client
         self.dashboard_id = stream.dashboard_id
         self.layout_size = stream.layout_size
@@ -231,7 +321,9 @@ class SharedTileStream(TileStream):
         upstream, self._upstream = self._upstream, None
         if upstream is None:
             return
-        pump = upstream.leave()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        pump = upstream.leave(self._token)
         if pump is not None:
             # Let the upstream release its connection and permit before returning; if this
             # task is itself being cancelled the pump still finishes on its own.
@@ -245,13 +337,17 @@ class SharedTileStream(TileStream):
             raise StopAsyncIteration
         upstream = self._hub._join(self._key, self._stream)
         self._upstream = upstream
+        self._token = upstream.join()
+        self._finalizer = weakref.finalize(
+            self, _left_unclosed, asyncio.get_running_loop(), upstream, self._token
+        )
         while not upstream.opened:
             if upstream.open_error is not None:
                 raise _own(upstream.open_error)
             if upstream.ended:
                 raise ClientStateError("the shared tile stream closed before it opened")
             await upstream.wait_change()
-        self.fallback_used = upstream.stream.fallback_used
+        self.fallback_used = upstream.fallback_used
         return upstream
 
     # --- iteration ----------------------------------------------------------------------
@@ -264,16 +360,19 @@ class SharedTileStream(TileStream):
             raise StopAsyncIteration
         try:
             upstream = await self._attach()
-            while self._cursor >= len(upstream.events):
+            while self._cursor >= upstream.end_index:
                 if upstream.ended:
                     outcome = upstream.outcome
                     if outcome is None:
                         raise StopAsyncIteration
                     raise self._rebuilt(outcome)
                 await upstream.wait_change()
-            kind, data = upstream.events[self._cursor]
+            kind, data, event = upstream.events[self._cursor - upstream.base]
             self._cursor += 1
-            event: StreamEvent = _decoder(kind).decode(data)
+            upstream.advanced(self._token, self._cursor)
+            if event is None:
+                assert data is not None
+                event = _decoder(kind).decode(data)
         except BaseException:
             await self.aclose()
             raise

@@ -226,7 +226,8 @@ async def test_open_streams_hold_their_permits(posthog_server_factory: Any) -> N
     server: FakePostHog = await posthog_server_factory(allow_pak_on_unscoped_actions=True)
     # Slow tiles keep every stream open for a while.
     server.set_stream_faults(tile_delay=0.01)
-    async with connect(server, max_concurrency=3) as ph:
+    # Nine identical streams would share one upstream: each is its own here.
+    async with connect(server, max_concurrency=3, coalesce=False) as ph:
         collected = await asyncio.gather(
             *(ph.dashboards.stream_tiles(388).collect() for _ in range(9))
         )
