@@ -9,10 +9,20 @@ The body is read with ``readany()`` (whatever bytes the socket delivered) and fe
 pure :class:`~posthog_dash_async._sse.SSEDecoder`; the raw payloads it returns wait in a
 queue and are decoded one at a time as the caller asks for them, so an event is typed only
 when it is consumed and a fatal error still comes after the events that preceded it.
+
+Nothing is dropped silently: an event whose data is not JSON, not an object with a string
+``type``, or a known type whose payload lacks that type's shape raises
+:class:`~posthog_dash_async.errors.StreamDecodeError`, as does an event out of the protocol's
+order (a tile before the metadata, a second metadata, a tile ``order`` that skips tiles).
+Only well-formed JSON of an unknown ``type`` becomes :class:`UnknownEvent`. Text the server
+put into an error (its message, the undecodable bytes) is scrubbed of API keys before an
+exception carries it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -25,10 +35,12 @@ from ._config import Timeout
 from ._sse import SSEDecoder
 from ._transport import StreamResponse
 from .errors import (
-    APIConnectionError,
+    MAX_BODY_KEPT,
     APITimeoutError,
     ClientStateError,
     NotFoundError,
+    PostHogError,
+    StreamDecodeError,
     StreamError,
     StreamIncompleteError,
     UnsupportedForApiKeyError,
@@ -57,6 +69,8 @@ STREAM_ACCEPT = "text/event-stream, application/json"
 # the pool instead of being dropped; the bound keeps a server that never ends the body from
 # holding the caller.
 _EOF_GRACE: Final = 0.2
+# How much of a server's error message an exception's text shows (``.error`` keeps more).
+_MESSAGE_SHOWN: Final = 500
 
 
 class _WireEvent(msgspec.Struct, gc=False):
@@ -76,6 +90,8 @@ class _WireEvent(msgspec.Struct, gc=False):
 
 _decode_wire = msgspec.json.Decoder(_WireEvent).decode
 _decode_any = msgspec.json.Decoder().decode
+_decode_dashboard = msgspec.json.Decoder(Dashboard).decode
+_TOO_DEEP: Final = "its JSON is nested too deeply to decode"
 _KNOWN: Final = frozenset({"metadata", "tile", "error", "complete"})
 _COMPLETE: Final = CompleteEvent()
 
@@ -89,7 +105,8 @@ class _Fatal(Exception):
 
 
 class _Malformed(Exception):
-    """An event of a known type whose payload does not have that type's shape."""
+    """Event data that is not a stream event: not JSON, not an object with a string
+    ``type`` (``kind`` is then ``""``), or a known type without that type's shape."""
 
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(f"{kind!r} event: {detail}")
@@ -109,14 +126,16 @@ def _error_text(value: Any) -> str:
 
 def _not_wire_shaped(data: bytes, exc: msgspec.DecodeError) -> UnknownEvent:
     """The payload did not decode as ``_WireEvent``: an event of a type this version does
-    not know (kept as plain data), or a known type with a broken shape (``_Malformed``)."""
+    not know (kept as plain data), or else ``_Malformed``."""
     try:
         raw = _decode_any(data)
-    except msgspec.DecodeError:
-        return UnknownEvent(type="", raw=data.decode("utf-8", "replace"))
+    except msgspec.DecodeError as bad:
+        raise _Malformed("", f"its data is not JSON ({bad})") from None
+    except RecursionError:
+        raise _Malformed("", _TOO_DEEP) from None
     kind = raw.get("type") if isinstance(raw, dict) else None
     if not isinstance(kind, str):
-        return UnknownEvent(type="", raw=raw)
+        raise _Malformed("", "its data is not a JSON object with a string 'type'")
     if kind in _KNOWN:
         raise _Malformed(kind, str(exc))
     return UnknownEvent(type=kind, raw=raw)
@@ -125,16 +144,18 @@ def _not_wire_shaped(data: bytes, exc: msgspec.DecodeError) -> UnknownEvent:
 def decode_event(data: bytes) -> StreamEvent:
     """Turn one event's data into a typed event.
 
-    An event of a type this version does not know, or data that is not a JSON object with a
-    string ``type``, becomes :class:`UnknownEvent` so that a newer server cannot break an
-    older client. Raises ``_Fatal`` for a fatal server error event and ``_Malformed`` for a
-    known event type whose payload does not fit it: silently dropping such an event would
-    lose a tile.
+    A JSON object whose ``type`` this version does not know becomes :class:`UnknownEvent`,
+    so that a newer server cannot break an older client. Raises ``_Fatal`` for a fatal
+    server error event and ``_Malformed`` for anything else that is not a well-formed event
+    (not JSON, not an object with a string ``type``, a known type whose payload does not fit
+    it): dropping or passing on such an event would lose a tile without a trace.
     """
     try:
         wire = _decode_wire(data)
     except msgspec.DecodeError as exc:
         return _not_wire_shaped(data, exc)
+    except RecursionError:
+        raise _Malformed("", _TOO_DEEP) from None
     kind = wire.type
     if kind == "tile":
         tile = wire.tile
@@ -155,7 +176,14 @@ def decode_event(data: bytes) -> StreamEvent:
         return TileErrorEvent(tile_id=wire.tile_id, error=message)
     if kind == "complete":
         return _COMPLETE
-    return UnknownEvent(type=kind, raw=_decode_any(data))
+    try:
+        # The typed pass skipped the unknown fields without checking them.
+        raw = _decode_any(data)
+    except msgspec.DecodeError as bad:
+        raise _Malformed(kind, f"its data is not JSON ({bad})") from None
+    except RecursionError:
+        raise _Malformed(kind, _TOO_DEEP) from None
+    return UnknownEvent(type=kind, raw=raw)
 
 
 def _yx(tile: Tile, size: str) -> tuple[int, int]:
@@ -196,15 +224,39 @@ def _replay_events(dashboard: Dashboard, size: str) -> deque[StreamEvent]:
     return events
 
 
+def _is_json(headers: Any) -> bool:
+    media = str(headers.get("Content-Type", "")).split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _exit_soon(loop: asyncio.AbstractEventLoop, cm: AbstractAsyncContextManager[Any]) -> None:
+    """Leave a stream's permit + connection context from a finalizer: on its own loop, in a
+    task of its own (finalizers may run anywhere, and must not run loop code themselves)."""
+
+    def start() -> None:
+        loop.create_task(cm.__aexit__(None, None, None))
+
+    try:
+        loop.call_soon_threadsafe(start)
+    except RuntimeError:
+        # The loop is closed, and the connections and the semaphore went with it.
+        pass
+
+
 class TileStream:
     """The events of one ``stream_tiles`` call: an async context manager and async iterator.
 
     ``async with ph.dashboards.stream_tiles(12) as stream: async for event in stream: ...``
     Leaving the block (normally, by ``break``, an exception or cancellation) releases the
     connection and the concurrency permit at once; so does the end of the stream (its
-    ``complete`` event or any error) when the stream is iterated without ``async with``.
-    ``fallback_used`` tells whether the events came from ``GET dashboards/{id}/`` because
-    the server refused the stream.
+    ``complete`` event or any error) when the stream is iterated without ``async with``. A
+    stream abandoned open (iterated without ``async with`` and left by ``break`` or an
+    exception of the loop's body) is released when it is garbage-collected, with a
+    ``ResourceWarning``. One stream has one reader: a second task calling ``__anext__``
+    while the first waits raises :class:`ClientStateError`.
+    ``fallback_used`` tells whether the events were replayed from a dashboard body instead
+    of streamed: from ``GET dashboards/{id}/`` because the server refused the stream, or
+    because the stream URL itself answered with the dashboard's JSON.
     """
 
     def __init__(
@@ -229,8 +281,13 @@ class TileStream:
         self.dashboard: Dashboard | None = None
         #: How many events were yielded so far.
         self.events_received = 0
-        # The permit + connection context of AsyncPostHog._stream while the stream is open.
+        # How many tiles the events so far delivered (metadata tiles, tile and tile error
+        # events): the `order` the next tile event must carry.
+        self._tiles_seen = 0
+        # The permit + connection context of AsyncPostHog._stream while the stream is open,
+        # and the loop it belongs to (a finalizer releases it there).
         self._cm: AbstractAsyncContextManager[StreamResponse] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._resp: StreamResponse | None = None
         self._decoder: SSEDecoder | None = None
         # Payloads the decoder completed that were not handed out yet.
@@ -239,12 +296,30 @@ class TileStream:
         self._replay: deque[StreamEvent] | None = None
         self._opened = False
         self._done = False
+        # A task is inside __anext__ waiting for the server: nobody else may read.
+        self._busy = False
         self._collected: list[Tile] | None = None
 
     def __repr__(self) -> str:
         return (
             f"TileStream(dashboard_id={self.dashboard_id}, layout_size={self.layout_size!r}, "
             f"events_received={self.events_received}, fallback_used={self.fallback_used})"
+        )
+
+    def __del__(self) -> None:
+        cm = self.__dict__.get("_cm")
+        loop = self.__dict__.get("_loop")
+        if cm is None or loop is None:
+            return
+        self._cm = None
+        # Release first: with warnings turned into errors the warning raises.
+        _exit_soon(loop, cm)
+        warnings.warn(
+            f"unclosed {self!r}: use 'async with', read it to its end or 'await "
+            "stream.aclose()'; its connection and permit are released now",
+            ResourceWarning,
+            stacklevel=1,
+            source=self,
         )
 
     @property
@@ -274,6 +349,9 @@ class TileStream:
         self._done = True
         self._pending.clear()
         self._replay = None
+        await self._release()
+
+    async def _release(self) -> None:
         self._resp = None
         self._decoder = None
         cm, self._cm = self._cm, None
@@ -303,8 +381,29 @@ class TileStream:
             self._replay = _replay_events(dashboard, self.layout_size)
             return
         self._cm = cm
+        self._loop = asyncio.get_running_loop()
+        if _is_json(resp.headers):
+            # We accept JSON too: a server (or a proxy) may answer the stream URL with the
+            # dashboard itself. It is served as what it is, the fallback's event sequence.
+            try:
+                body = await resp.read()
+            finally:
+                await self._release()
+            self._replay = _replay_events(self._dashboard_body(body), self.layout_size)
+            self.fallback_used = True
+            return
         self._resp = resp
         self._decoder = SSEDecoder(client.max_event_bytes)
+
+    def _dashboard_body(self, body: bytes) -> Dashboard:
+        try:
+            return _decode_dashboard(body)
+        except msgspec.DecodeError as exc:
+            detail = f"the JSON answer is not a dashboard ({exc})"
+        except RecursionError:
+            detail = f"the JSON answer is not a dashboard ({_TOO_DEEP})"
+        # Raised outside the handler: the decoder's exception stays out of the chain.
+        raise self._undecodable(body, detail, kind=None)
 
     async def _fallback_dashboard(
         self, refused: UnsupportedForApiKeyError | NotFoundError
@@ -324,10 +423,12 @@ class TileStream:
         """The ``complete`` event arrived: release everything before it is handed out."""
         self._done = True
         resp = self._resp
+        self._busy = True
         try:
             if resp is not None and not resp.body_finished:
                 await resp.wait_eof(_EOF_GRACE)
         finally:
+            self._busy = False
             await self.aclose()
 
     # --- iteration ----------------------------------------------------------------------
@@ -336,27 +437,54 @@ class TileStream:
         return self
 
     async def __anext__(self) -> StreamEvent:
+        if self._busy:
+            raise self._second_reader()
         # Hot path: one payload of the last chunk is decoded, with no further await.
         pending = self._pending
         if not pending:
             replayed = await self._fill()
             if replayed is not None:
                 return self._count(replayed)
+        data = pending.popleft()
+        failure: PostHogError | None
         try:
-            event = decode_event(pending.popleft())
-        except _Fatal as fatal:
+            event = decode_event(data)
+        except (_Fatal, _Malformed) as exc:
+            failure = (
+                self._fatal(exc.message)
+                if isinstance(exc, _Fatal)
+                else self._undecodable(data, exc.detail, kind=exc.kind or None)
+            )
+        else:
+            failure = None
+        if failure is not None:
+            # Raised outside the handler, so that the internal exception (which holds the
+            # unscrubbed server text) is not kept as its __context__.
             await self.aclose()
-            raise self._fatal(fatal.message) from None
-        except _Malformed as malformed:
-            await self.aclose()
-            raise self._malformed(malformed) from None
-        self.events_received += 1
+            raise failure
         if type(event) is TileEvent:
+            if self.dashboard is None or event.order > self._tiles_seen:
+                await self.aclose()
+                raise self._out_of_order(data, event.order)
+            self._tiles_seen += 1
+            self.events_received += 1
             return event
         if type(event) is MetadataEvent:
+            if self.dashboard is not None:
+                await self.aclose()
+                raise self._undecodable(data, "a second 'metadata' event", kind="metadata")
             self.dashboard = event.dashboard
+            self._tiles_seen = len(event.dashboard.tiles)
+        elif type(event) is TileErrorEvent:
+            if self.dashboard is None:
+                await self.aclose()
+                raise self._undecodable(data, "it came before the 'metadata'", kind="error")
+            self._tiles_seen += 1
         elif event is _COMPLETE:
+            self.events_received += 1
             await self._finish()
+            return event
+        self.events_received += 1
         return event
 
     async def _fill(self) -> StreamEvent | None:
@@ -364,10 +492,12 @@ class TileStream:
 
         Returns the next event itself on the fallback path, else None with ``_pending``
         filled. Any failure (transport, timeout, oversized event, EOF before ``complete``,
-        cancellation) releases the connection and the permit before it propagates.
+        cancellation, any other exception) releases the connection and the permit before it
+        propagates.
         """
         if self._done:
             raise StopAsyncIteration
+        self._busy = True
         try:
             if not self._opened:
                 await self._open()
@@ -385,8 +515,16 @@ class TileStream:
             while not pending:
                 try:
                     chunk = await resp.readany()
-                except APITimeoutError as exc:
-                    raise self._idle_timeout(exc) from exc
+                except Exception as exc:
+                    if self._done or self._client.is_closed:
+                        # Whatever the closed connection made aiohttp raise.
+                        closed = self._closed_while_reading()
+                        raise closed from (exc if isinstance(exc, PostHogError) else None)
+                    if isinstance(exc, APITimeoutError):
+                        raise self._idle_timeout(exc) from exc
+                    raise
+                if self._done or self._client.is_closed:
+                    raise self._closed_while_reading()
                 if not chunk:
                     decoder.close()
                     raise self._incomplete()
@@ -394,6 +532,8 @@ class TileStream:
         except BaseException:
             await self.aclose()
             raise
+        finally:
+            self._busy = False
         return None
 
     def _count(self, event: StreamEvent) -> StreamEvent:
@@ -415,20 +555,56 @@ class TileStream:
             return self.dashboard
         return msgspec.structs.replace(self.dashboard, tiles=list(self._collected))
 
+    def _scrub(self, text: str) -> str:
+        """Server-provided text as an exception may show it: no API key in it."""
+        return self._client._scrub_text(text)
+
     def _fatal(self, message: str) -> StreamError:
+        message = self._scrub(message[:MAX_BODY_KEPT])
+        shown = message if len(message) <= _MESSAGE_SHOWN else message[:_MESSAGE_SHOWN] + "…"
         return StreamError(
             f"dashboard {self.dashboard_id}: the server ended the stream with an error: "
-            f"{message or '(no message)'}",
+            f"{shown or '(no message)'}",
             error=message,
             received=self._partial(),
         )
 
-    def _malformed(self, malformed: _Malformed) -> APIConnectionError:
-        url = self._client.url_for(self._path)
-        return APIConnectionError(
-            f"GET {url}: a {malformed.kind!r} event could not be decoded: {malformed.detail}",
-            method="GET",
-            url=url,
+    def _undecodable(self, data: bytes, detail: str, *, kind: str | None) -> StreamDecodeError:
+        what = f"a {kind!r} event" if kind else "an event"
+        # Scrubbed before it is cut, so that no key is cut in half and half of it kept.
+        raw = self._client._scrubbed(data[: MAX_BODY_KEPT + 512])[:MAX_BODY_KEPT]
+        return StreamDecodeError(
+            f"dashboard {self.dashboard_id}: {what} could not be decoded: "
+            f"{self._scrub(detail[:_MESSAGE_SHOWN])} ({len(data)} bytes, after "
+            f"{self.events_received} events)",
+            raw=raw,
+            event_type=kind,
+            events_received=self.events_received,
+            received=self._partial(),
+        )
+
+    def _out_of_order(self, data: bytes, order: int) -> PostHogError:
+        if self.dashboard is None:
+            return self._undecodable(data, "it came before the 'metadata'", kind="tile")
+        seen = self._tiles_seen
+        return StreamIncompleteError(
+            f"dashboard {self.dashboard_id}: the server sent the tile of order {order} "
+            f"after {seen} tiles: tiles {seen}..{order - 1} never arrived "
+            f"({self.events_received} events received)",
+            received=self._partial(),
+        )
+
+    def _second_reader(self) -> ClientStateError:
+        return ClientStateError(
+            f"{self!r} is already being read by another task: a TileStream has one reader "
+            "(AsyncPostHog(coalesce=True) shares one upstream stream between callers)"
+        )
+
+    def _closed_while_reading(self) -> ClientStateError:
+        what = "the client was closed" if self._client.is_closed else "aclose() was called"
+        return ClientStateError(
+            f"dashboard {self.dashboard_id}: {what} while the tile stream was being read "
+            f"({self.events_received} events received)"
         )
 
     def _incomplete(self) -> StreamIncompleteError:
@@ -453,8 +629,10 @@ class TileStream:
         """Read the whole stream and return the dashboard with every tile, in stream order.
 
         A tile the server failed to serialize is kept in place as a :class:`Tile` with only
-        ``id`` and ``error`` set. Raises :class:`StreamError` / :class:`StreamIncompleteError`
-        (whose ``received`` holds the dashboard as far as it arrived).
+        ``id`` and ``error`` set. Raises :class:`StreamError` (:class:`StreamDecodeError`
+        for an event that does not decode) / :class:`StreamIncompleteError` (also when a
+        tile ``order`` shows that tiles were skipped), whose ``received`` holds the
+        dashboard as far as it arrived: never fewer tiles than the server sent.
         """
         if self.events_received or self._done:
             raise ClientStateError("collect() needs a TileStream whose events were not read yet")

@@ -173,6 +173,8 @@ class StreamServer:
             "project_id": PROJECT,
             "rate_limit": None,
             "max_retries": 0,
+            # TileStream itself: streams shared between callers are test_shared_stream.py's.
+            "coalesce": False,
         }
         settings.update(options)
         return pda.AsyncPostHog(**settings)

@@ -53,7 +53,8 @@ async def test_a_3_mib_tile_arriving_in_many_chunks_decodes(server: StreamServer
     big = insight_tile(3, 2, points=200_000)
     event = sse({"type": "tile", "order": 2, "tile": big})
     assert len(event) > 3 * 2**20
-    head = sse({"type": "metadata", "dashboard": dashboard(1, [insight_tile(1, 0, 5)])})
+    first_two = [insight_tile(1, 0, 5), insight_tile(2, 1, 5)]
+    head = sse({"type": "metadata", "dashboard": dashboard(1, first_two)})
     server.serve([head, event, COMPLETE], piece=16 * 1024)
     async with server.client() as ph, ph.dashboards.stream_tiles(1) as stream:
         events = [e async for e in stream]
