@@ -10,6 +10,9 @@ import asyncio
 import errno
 import io
 import json
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -370,3 +373,54 @@ def test_the_vendored_libraries_match_what_npm_published() -> None:
         assert licences, f"{name} ships without its licence"
         for licence in licences:
             assert (STATIC_DIR / "vendor" / name / licence).stat().st_size > 500
+
+
+async def read_url_line(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 30)
+    text = line.decode()
+    match = re.search(r"(http://127\.0\.0\.1:\d+/\?dashboard=\d+)", text)
+    assert match is not None, text
+    return match.group(1)
+
+
+@pytest.mark.parametrize("command", [["demo", "--web"], ["view", "412"]])
+async def test_the_commands_serve_the_view_until_ctrl_c(command: list[str]) -> None:
+    async with FakePostHog() as server:  # what `posthog-dash serve` runs
+        env = {
+            **os.environ,
+            "POSTHOG_HOST": server.url,
+            "POSTHOG_PERSONAL_API_KEY": server.api_key,
+            "POSTHOG_PROJECT_ID": str(server.project_id),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "posthog_dash_async",
+            *command,
+            "--port",
+            "0",
+            "--no-open",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            url = await read_url_line(process)
+            base, _, dashboard = url.partition("/?dashboard=")
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"{base}/api/dashboards/{dashboard}/stream") as resp,
+            ):
+                events = sse_events(await resp.text())
+            assert events[0]["type"] == "metadata"
+            assert events[-1]["type"] == "complete"
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 130  # interrupted, as every command stopped by Ctrl-C
+    assert b"Traceback" not in stderr
+    assert server.api_key.encode() not in stdout + stderr
