@@ -141,9 +141,10 @@ class APIError(Exception):
         return cls(500, "server_error", "error", "A server error occurred.")
 
     @classmethod
-    def parse_error(cls, message: str) -> APIError:
-        """400 for a body that does not parse."""
-        return cls(400, "invalid_request", "parse_error", f"JSON parse error - {message}")
+    def parse_error(cls, message: str, *, json_body: bool = True) -> APIError:
+        """400 for a body that does not parse (DRF's ``ParseError``)."""
+        detail = f"JSON parse error - {message}" if json_body else message
+        return cls(400, "invalid_request", "parse_error", detail)
 
     @classmethod
     def unsupported_media_type(cls, content_type: str) -> APIError:

@@ -306,6 +306,10 @@ def _parse_body(ctx: RequestContext, *, json_only: bool) -> Any:
         text = raw.decode("utf-8", errors="replace")
         return dict(parse.parse_qsl(text, keep_blank_values=True))
     if media == "multipart/form-data":
+        if "boundary=" not in content_type.lower():
+            raise APIError.parse_error(
+                "Multipart message missing boundary in Content-Type header", json_body=False
+            )
         header = f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", errors="replace")
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + raw)
         form: dict[str, Any] = {}
