@@ -424,3 +424,26 @@ async def test_the_commands_serve_the_view_until_ctrl_c(command: list[str]) -> N
     assert process.returncode == 130  # interrupted, as every command stopped by Ctrl-C
     assert b"Traceback" not in stderr
     assert server.api_key.encode() not in stdout + stderr
+
+
+async def test_tabs_watching_one_dashboard_share_one_upstream_stream() -> None:
+    async with FakePostHog(allow_pak_on_unscoped_actions=True) as server:
+        server.set_stream_faults(tile_delay=0.2)
+        async with (
+            pda.AsyncPostHog(
+                api_key=server.api_key,
+                host=server.url,
+                project_id=server.project_id,
+                coalesce=True,
+            ) as ph,
+            serving(create_app(ph)) as (base, session),
+        ):
+
+            async def tab() -> list[dict[str, Any]]:
+                async with session.get(f"{base}/api/dashboards/388/stream") as resp:
+                    return sse_events(await resp.text())
+
+            first, second, third = await asyncio.gather(tab(), tab(), tab())
+        assert first == second == third
+        assert [e["type"] for e in first][-1] == "complete"
+        assert len(server.requests_matching("GET", r"/stream_tiles/?$")) == 1
