@@ -17,9 +17,9 @@
   const noteEl = $("note");
   const charts = new Map(); // tile id -> Chart, so a redraw or a new dashboard frees them
 
+  const drawn = new Map(); // tile id -> whether it failed, for the progress line
   let source = null;
-  let shown = 0;
-  let failed = 0;
+  let retries = 0;
 
   const fmt = (value) =>
     typeof value === "number" && Number.isFinite(value)
@@ -39,6 +39,8 @@
   }
 
   function progress(done) {
+    const shown = drawn.size;
+    const failed = [...drawn.values()].filter(Boolean).length;
     const noun = shown === 1 ? "tile" : "tiles";
     const count = done ? `${shown} of ${shown}` : `${shown}`;
     return `${count} ${noun}${failed ? `, ${failed} failed` : ""}`;
@@ -242,14 +244,13 @@
       old.replaceWith(card);
     } else {
       grid.append(card);
-      shown += 1;
     }
+    drawn.set(String(tile.id), d.kind === "failed");
     try {
       switch (d.kind) {
         case "failed":
           card.classList.add("failed");
           body.append(el("p", "error", `✗ ${d.error}`));
-          failed += 1;
           break;
         case "text":
           body.classList.add("markdown");
@@ -272,6 +273,7 @@
     } catch (err) {
       // A tile the page cannot draw is marked in place; the others go on.
       card.classList.add("failed");
+      drawn.set(String(tile.id), true);
       body.replaceChildren(el("p", "error", `✗ could not draw this tile: ${err && err.message}`));
     }
   }
@@ -289,8 +291,7 @@
     charts.forEach((chart) => chart.destroy());
     charts.clear();
     grid.replaceChildren();
-    shown = 0;
-    failed = 0;
+    drawn.clear();
   }
 
   // --- the stream -------------------------------------------------------------------------
@@ -298,6 +299,7 @@
   function open(id) {
     if (source) source.close();
     clearGrid();
+    retries = 0;
     document.querySelectorAll("#dashboards a").forEach((a) => a.classList.toggle("current", a.dataset.id === String(id)));
     $("title").textContent = `Dashboard ${id}`;
     $("description").textContent = "";
@@ -312,6 +314,7 @@
         case "metadata": {
           // A reconnect replays the dashboard from the start: draw it afresh.
           clearGrid();
+          retries = 0;
           const dash = event.dashboard || {};
           $("title").textContent = dash.name || `Dashboard ${id}`;
           document.title = `${dash.name || `Dashboard ${id}`} — live view`;
@@ -345,8 +348,15 @@
       }
     };
     stream.onerror = () => {
-      if (stream.readyState === EventSource.CLOSED && statusEl.dataset.state === "streaming") {
+      if (statusEl.dataset.state !== "streaming") return;
+      // EventSource reconnects by itself; the server then replays the dashboard. A server
+      // that keeps failing is given up on after a few attempts.
+      retries += 1;
+      if (stream.readyState === EventSource.CLOSED || retries > 3) {
+        stream.close();
         setStatus("failed", "failed: the connection to the local server was lost");
+      } else {
+        setStatus("streaming", `${progress(false)}… connection lost, reconnecting`);
       }
     };
   }
