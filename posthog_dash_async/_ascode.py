@@ -118,6 +118,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
             text += f" (#{self.id})"
         if self.action == "update" and self.changes:
             text += ": " + ", ".join(c.field for c in self.changes)
+        elif self.action == "remove" and self.changes:
+            text += ": leaves this dashboard, stays on the others"
         return text
 
 
@@ -418,16 +420,36 @@ def diff_document(
         kind_of = _server_kind(tile)
         if kind_of is None:
             continue
-        removal = Step(
-            action="remove",
-            kind=kind_of,
-            dashboard=doc.key,
-            name=_server_title(tile),
-            tile=key,
-            id=tile.insight.id if kind_of == "insight" and tile.insight is not None else tile.id,
-        )
+        if kind_of == "insight" and tile.insight is not None:
+            removal = _insight_removal(doc.key, key, tile.insight, current.id)
+        else:
+            removal = Step(
+                action="remove",
+                kind=kind_of,
+                dashboard=doc.key,
+                name=_server_title(tile),
+                tile=key,
+                id=tile.id,
+            )
         (out.steps if prune else out.not_pruned).append(removal)
     return out
+
+
+def _insight_removal(key: str, tile_key: str, insight: Insight, dashboard_id: int) -> Step:
+    """Removing an SDK-made insight from a dashboard. An insight someone also put on other
+    dashboards only leaves this one (its ``dashboards`` list shrinks); otherwise it is
+    soft-deleted."""
+    others = [d for d in insight.dashboards if d != dashboard_id]
+    changes = [Change("dashboards", insight.dashboards, others)] if others else []
+    return Step(
+        action="remove",
+        kind="insight",
+        dashboard=key,
+        name=insight.name or insight.derived_name or f"insight {insight.id}",
+        tile=tile_key,
+        id=insight.id,
+        changes=changes,
+    )
 
 
 def prune_steps(key: str, dashboard: Dashboard | DashboardSummary) -> list[Step]:
@@ -441,16 +463,7 @@ def prune_steps(key: str, dashboard: Dashboard | DashboardSummary) -> list[Step]
                 continue
             tile_key = tile_key_of_insight_tags(list(insight.tags), key)
             if tile_key is not None:
-                steps.append(
-                    Step(
-                        action="remove",
-                        kind="insight",
-                        dashboard=key,
-                        name=insight.name or f"insight {insight.id}",
-                        tile=tile_key,
-                        id=insight.id,
-                    )
-                )
+                steps.append(_insight_removal(key, tile_key, insight, dashboard.id))
     steps.append(
         Step(
             action="remove",
@@ -878,7 +891,11 @@ class _Applier:
         ph = self.ph
         assert step.id is not None
         if step.kind == "insight":
-            await ph.insights.delete(step.id)
+            kept = next((c.new for c in step.changes if c.field == "dashboards"), None)
+            if kept:
+                await ph.insights.update(step.id, dashboards=kept)
+            else:
+                await ph.insights.delete(step.id)
         elif step.kind == "dashboard":
             await ph.dashboards.delete(step.id)
         else:

@@ -51,7 +51,8 @@ KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_TEXT_BODY = 4000
 MAX_COLOR = 400
 GRID_COLUMNS = 12
-_MARKER_RE = re.compile(r"\n*\[pda\]: # \(([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\)\s*\Z")
+#: ``text_marker()`` at the end of a body (whitespace an editor may add after it allowed).
+_MARKER_RE = re.compile(r"\n\n\[pda\]: # \(([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\)[ \t\r\n]*\Z")
 _NAMESPACE = uuid.UUID("8f0b7c8e-2f43-5d1c-9a57-70d1a5b0c0de")
 
 

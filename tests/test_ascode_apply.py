@@ -435,3 +435,25 @@ async def test_plan_checks_its_arguments(pair: Pair) -> None:
         await pair.pb.dashboards.plan([{"key": "x"}])  # type: ignore[list-item]
     assert writes(pair.b) == []
     assert msgspec.json.decode(doc.to_json())["version"] == 1
+
+
+async def test_prune_leaves_an_sdk_insight_on_the_dashboards_someone_else_put_it(
+    pair: Pair,
+) -> None:
+    doc = await pair.pa.dashboards.export(412)
+    report = await pair.pb.dashboards.apply(await pair.pb.dashboards.plan([doc]))
+    copy_id = report.dashboards[doc.key]
+    mine = pair.b.add_dashboard("Mine")
+    made = [i for i in report.created if i.kind == "insight"]
+    shared = made[0].id
+    assert shared is not None
+    await pair.pb.insights.update(shared, dashboards=[copy_id, mine["id"]])
+    plan = await pair.pb.dashboards.plan([], prune=True)
+    by_id = {s.id: s for s in plan.steps}
+    assert by_id[shared].changes == [pda.Change("dashboards", [copy_id, mine["id"]], [mine["id"]])]
+    await pair.pb.dashboards.apply(plan)
+    assert not pair.b.state.insights[shared].deleted
+    on_mine = [t for t in pair.b.dashboard(mine["id"])["tiles"] if t["insight"]]
+    assert [t["insight"]["id"] for t in on_mine] == [shared]
+    assert pair.b.state.insights[made[1].id or 0].deleted
+    assert pair.b.dashboard(copy_id)["deleted"] is True

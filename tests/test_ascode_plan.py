@@ -226,3 +226,36 @@ def test_prune_steps_remove_sdk_insights_then_the_dashboard() -> None:
 def test_step_describe_reads_well() -> None:
     result = diff(doc(name="Growth v2"), server())
     assert result.steps[0].describe() == "update dashboard 'Growth v2' (#7): name"
+
+
+def test_a_text_body_ending_in_a_newline_keeps_it() -> None:
+    current = server(
+        tiles=[
+            insight_tile(100, 500, tags=["pda:growth/wau"]),
+            text_tile(101, 600, "Notes\n" + text_marker("notes") + "\n", sm=(6, 0)),
+        ]
+    )
+    with_newline = doc(
+        tiles=[
+            pda.InsightTileDocument(key="wau", name="WAU", query=QUERY, layouts=layout(0, 0)),
+            pda.TextTileDocument(key="notes", body="Notes\n", layouts=layout(6, 0)),
+        ]
+    )
+    assert diff(with_newline, current).steps == []
+    assert [s.changes[0].new for s in diff(doc(), current).steps] == ["Notes"]
+
+
+def test_an_sdk_insight_also_on_other_dashboards_only_leaves_this_one() -> None:
+    shared = insight_tile(100, 500, tags=["pda:growth/wau"])
+    shared["insight"]["dashboard_tiles"] = [
+        {"id": 100, "dashboard_id": 7, "deleted": False},
+        {"id": 300, "dashboard_id": 9, "deleted": False},
+    ]
+    current = server(tiles=[shared])
+    result = diff(doc(tiles=[]), current, prune=True)
+    [step] = result.steps
+    assert (step.action, step.kind, step.id) == ("remove", "insight", 500)
+    assert step.changes == [pda.Change("dashboards", [7, 9], [9])]
+    assert step.describe().endswith("leaves this dashboard, stays on the others")
+    [alone] = prune_steps("growth", current)[:-1]
+    assert alone.changes == [pda.Change("dashboards", [7, 9], [9])]
