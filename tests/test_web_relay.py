@@ -262,7 +262,7 @@ async def test_run_view_serves_until_cancelled_and_opens_the_browser() -> None:
         assert url.startswith("http://127.0.0.1:")
         assert url.endswith("/?dashboard=412")
         assert opened == [url]
-        assert out.getvalue() == f"live view of dashboard 412: {url}  (Ctrl-C stops)\n"
+        assert out.getvalue() == (f"live view of 'Growth overview' (#412): {url}  (Ctrl-C stops)\n")
         async with (
             aiohttp.ClientSession() as session,
             session.get(url.replace("/?dashboard=412", "/")) as resp,
@@ -447,3 +447,61 @@ async def test_tabs_watching_one_dashboard_share_one_upstream_stream() -> None:
         assert first == second == third
         assert [e["type"] for e in first][-1] == "complete"
         assert len(server.requests_matching("GET", r"/stream_tiles/?$")) == 1
+
+
+async def test_view_of_a_missing_dashboard_fails_before_serving() -> None:
+    async with FakePostHog() as server, client_of(server) as ph:
+        server.dashboard(412)  # exists; 9999 does not
+        name = "\x1b]0;pwned\x07Evil\x1b[2J name"
+        detail = server.add_dashboard(name)
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.raises(pda.NotFoundError):
+            await run_view(ph, 9999, port=0, open_browser=False, stdout=out, stderr=err)
+        assert out.getvalue() == ""
+
+        ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(
+            run_view(
+                ph,
+                detail["id"],
+                port=0,
+                open_browser=False,
+                stdout=out,
+                stderr=err,
+                ready=ready.set_result,
+            )
+        )
+        await asyncio.wait_for(ready, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    # A server string reaches the terminal as text: no escape sequence survives.
+    assert "\x1b" not in out.getvalue()
+    assert "\x07" not in out.getvalue()
+    assert out.getvalue().startswith("live view of ']0;pwnedEvil[2J name'")
+
+
+async def test_view_of_a_missing_dashboard_is_exit_4_in_one_line() -> None:
+    async with FakePostHog() as server:
+        env = {
+            **os.environ,
+            "POSTHOG_HOST": server.url,
+            "POSTHOG_PERSONAL_API_KEY": server.api_key,
+            "POSTHOG_PROJECT_ID": str(server.project_id),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "posthog_dash_async",
+            "view",
+            "9999",
+            "--no-open",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 4
+    assert stdout == b""
+    assert stderr.decode().startswith("posthog-dash: not found: ")
+    assert len(stderr.splitlines()) == 1

@@ -93,8 +93,12 @@ async def run_view(
 ) -> int:
     """Serve the live view until cancelled (Ctrl-C); return the exit code.
 
-    A port in use is a usage error with a one-line explanation, not a traceback.
+    The dashboard is read first, so that a wrong id, key or host fails here as the SDK
+    error (reported by the caller with its exit code) instead of on a page in a browser. A
+    port in use is a usage error with a one-line explanation, not a traceback.
     """
+    dashboard = await ph.dashboards.get(dashboard_id)
+    title = _printable(dashboard.name or "untitled")
     try:
         runner, url = await start_view(ph, dashboard_id, port)
     except OSError as exc:
@@ -108,7 +112,7 @@ async def run_view(
         stderr.flush()
         return EXIT_USAGE
     try:
-        stdout.write(f"live view of dashboard {dashboard_id}: {url}  (Ctrl-C stops)\n")
+        stdout.write(f"live view of '{title}' (#{dashboard_id}): {url}  (Ctrl-C stops)\n")
         stdout.flush()
         if open_browser:
             # webbrowser may block while it starts a browser: keep the loop serving.
@@ -119,6 +123,11 @@ async def run_view(
     finally:
         await runner.cleanup()
     return EXIT_OK
+
+
+def _printable(text: str) -> str:
+    """A server string for the terminal: control characters and escapes dropped."""
+    return "".join(ch for ch in text if ch.isprintable())
 
 
 def demo_dashboard(server: Any) -> int:
