@@ -236,3 +236,48 @@ async def test_copy_to_another_instance(
     missing = await cli(capsys, source, *args, "--to-key-env", "NO_SUCH_VARIABLE_SET")
     assert missing.code == 3
     assert "NO_SUCH_VARIABLE_SET" in missing.err
+
+
+async def test_plan_shows_where_a_query_changed(
+    source: FakePostHog, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert (await cli(capsys, source, "pull", "412", "--out", str(tmp_path))).code == 0
+    path = tmp_path / "growth-overview.json"
+    data = json.loads(path.read_text())
+    insight = next(t for t in data["tiles"] if t["kind"] == "insight")
+    insight["query"]["source"]["interval"] = "month"
+    insight["query"]["source"]["series"][0]["math"] = "total"
+    insight["layouts"]["sm"]["y"] = 12
+    path.write_text(json.dumps(data))
+    run = await cli(capsys, source, "plan", str(tmp_path))
+    assert run.code == 1
+    lines = [line.strip() for line in run.out.splitlines()]
+    assert 'query.source.interval: "week" → "month"' in lines
+    assert 'query.source.series[0].math: "dau" → "total"' in lines
+    assert "layouts.sm.y: 0 → 12" in lines
+    assert writes(source) == []
+
+
+def test_json_differences_name_each_leaf() -> None:
+    old = {"a": 1, "b": {"c": [1, 2]}, "d": "x"}
+    new = {"a": 1, "b": {"c": [1, 3]}, "e": None}
+    assert ascode.json_differences(old, new, "q") == [
+        ("q.b.c[1]", 2, 3),
+        ("q.d", "x", ascode._ABSENT),
+        ("q.e", ascode._ABSENT, None),
+    ]
+    assert ascode.json_differences([1], [1, 2], "q") == [("q", [1], [1, 2])]
+
+
+async def test_pull_all_stays_within_max_concurrency(
+    source: FakePostHog, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for i in range(30):
+        source.add_dashboard(f"Extra {i}")
+    source.set_delay(0.01)
+    run = await cli(
+        capsys, source, "--max-concurrency", "2", "pull", "--all", "--out", str(tmp_path)
+    )
+    assert run.code == 0, run.err
+    assert len(names(tmp_path)) >= 30
+    assert source.max_in_flight == 2  # concurrent, and never more than the client allows

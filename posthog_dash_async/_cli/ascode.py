@@ -41,6 +41,7 @@ __all__ = [
     "cmd_plan",
     "cmd_pull",
     "file_for",
+    "json_differences",
     "plan_lines",
     "read_documents",
     "report_lines",
@@ -240,8 +241,32 @@ _SIGNS = {"create": "+", "update": "~", "remove": "-"}
 
 
 def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
     text = msgspec.json.encode(value, order="sorted").decode()
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+_MAX_PATHS = 8
+_ABSENT: Any = object()  # a key on one side only
+
+
+def json_differences(old: Any, new: Any, path: str) -> list[tuple[str, Any, Any]]:
+    """The leaves where two JSON values differ: ``[("query.source.interval", "week",
+    "month")]``; a key only on one side shows ``(absent)`` on the other."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(old) | set(new), key=str):
+            out.extend(
+                json_differences(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}")
+            )
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        out = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            out.extend(json_differences(a, b, f"{path}[{index}]"))
+        return out
+    return [] if old == new else [(path, old, new)]
 
 
 def plan_lines(plan: _ascode.Plan) -> list[str]:
@@ -252,8 +277,15 @@ def plan_lines(plan: _ascode.Plan) -> list[str]:
         lines.append(f"{indent}{_SIGNS[step.action]} {step.describe()}")
         if step.action == "update":
             for change in step.changes:
-                if change.field == "query":
-                    lines.append(f"{indent}      query: changed")
+                if isinstance(change.old, dict) and isinstance(change.new, dict):
+                    differences = json_differences(change.old, change.new, change.field)
+                    for path, old, new in differences[:_MAX_PATHS]:
+                        lines.append(f"{indent}      {path}: {_shown(old)} → {_shown(new)}")
+                    if len(differences) > _MAX_PATHS:
+                        lines.append(
+                            f"{indent}      ... {len(differences) - _MAX_PATHS} more in "
+                            f"{change.field}"
+                        )
                 else:
                     lines.append(
                         f"{indent}      {change.field}: {_shown(change.old)} → {_shown(change.new)}"
