@@ -126,8 +126,10 @@ async def run_view(
 
 
 def _printable(text: str) -> str:
-    """A server string for the terminal: control characters and escapes dropped."""
-    return "".join(ch for ch in text if ch.isprintable())
+    """A server string for the terminal: the command line's one sanitiser."""
+    from .sanitize import clean
+
+    return clean(text)
 
 
 def demo_dashboard(server: Any) -> int:
