@@ -25,7 +25,7 @@ from ._config import (
     resolve_proxy,
     resolve_settings,
 )
-from ._limiter import SlidingWindowLimiter
+from ._limiter import Limiter, make_limiter
 from ._retry import RetryPolicy
 from ._transport import Response, StreamResponse, Transport, TransportError
 from .errors import ClientStateError, InvalidArgumentError, ResponseDecodeError
@@ -146,7 +146,12 @@ class AsyncPostHog:
             max_response_bytes=max_response_bytes,
             scrub=self._scrub_text,
         )
-        self._limiter = SlidingWindowLimiter(rate_limit) if rate_limit is not None else None
+        key = self._settings.api_key
+        digest = credential_digest(key.get() if key is not None else None)
+        # Per process, or one budget for every process using the key (redis_url).
+        self._limiter: Limiter | None = (
+            make_limiter(rate_limit, digest=digest) if rate_limit is not None else None
+        )
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -155,10 +160,9 @@ class AsyncPostHog:
         # moment (cache); concurrent identical tile streams share one upstream.
         self.coalesce = coalesce
         self.cache = cache
-        key = self._settings.api_key
         self._reads: SharedReads | None = (
             SharedReads(
-                credential=credential_digest(key.get() if key is not None else None),
+                credential=digest,
                 coalesce=coalesce,
                 cache=cache,
             )
@@ -223,7 +227,11 @@ class AsyncPostHog:
         if self._closed:
             return
         self._closed = True
-        await self._transport.aclose()
+        try:
+            await self._transport.aclose()
+        finally:
+            if self._limiter is not None:
+                await self._limiter.aclose()
 
     def __del__(self) -> None:
         # Only flag the leak; finalizers must not touch the event loop.

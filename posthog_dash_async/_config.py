@@ -10,7 +10,8 @@ import ipaddress
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from .errors import InvalidArgumentError
@@ -86,12 +87,29 @@ class RateLimit:
     PostHog Cloud allows 480 requests per minute and 4,800 per hour per personal API key
     (sliding windows). Pacing requests to stay under those numbers keeps a batch job from
     being throttled at all, which is cheaper than being throttled and retrying.
+
+    PostHog counts a key's requests wherever they come from: with ``redis_url`` every
+    process using the key shares one budget kept in Redis (``pip install
+    'posthog-dash-async[redis]'``). When Redis is unreachable, ``redis_fallback="local"``
+    paces each process on its own (and says so in the log); ``"refuse"`` raises
+    :class:`~posthog_dash_async.RateLimiterUnavailableError` instead of sending.
     """
 
     per_minute: int | None = 480
     per_hour: int | None = 4800
+    # The URL may hold a password: it is left out of repr().
+    redis_url: str | None = field(default=None, repr=False)
+    redis_fallback: Literal["local", "refuse"] = "local"
 
     def __post_init__(self) -> None:
+        if self.redis_url is not None:
+            from ._redis_limiter import check_redis_url
+
+            check_redis_url(self.redis_url)
+        if self.redis_fallback not in ("local", "refuse"):
+            raise InvalidArgumentError(
+                f"RateLimit.redis_fallback must be 'local' or 'refuse', got {self.redis_fallback!r}"
+            )
         for name in ("per_minute", "per_hour"):
             value = getattr(self, name)
             if value is None:

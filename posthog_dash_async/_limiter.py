@@ -21,10 +21,48 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
 
 from ._config import RateLimit
 
-__all__ = ["SlidingWindowLimiter"]
+__all__ = ["Limiter", "SlidingWindowLimiter", "make_limiter"]
+
+
+class Limiter(Protocol):
+    """What the client needs of a limiter: ``await begin()`` before a request is sent,
+    ``end()`` when its answer is in (or it failed), ``aclose()`` with the client."""
+
+    @property
+    def in_flight(self) -> int: ...
+
+    async def begin(self) -> float: ...
+
+    def end(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def make_limiter(
+    rate_limit: RateLimit,
+    *,
+    digest: str,
+    windows: Iterable[tuple[float, int]] | None = None,
+) -> Limiter:
+    """The limiter for ``rate_limit``: per process, or shared through Redis when it has a
+    ``redis_url`` (``digest`` then names the key's budget there). ``windows`` replaces the
+    minute and hour windows (tests use windows of a second)."""
+    pairs = list(rate_limit.windows() if windows is None else windows)
+    if rate_limit.redis_url is None:
+        return SlidingWindowLimiter(pairs)
+    from ._redis_limiter import RedisLimiter
+
+    return RedisLimiter(
+        pairs,
+        redis_url=rate_limit.redis_url,
+        digest=digest,
+        fallback=rate_limit.redis_fallback,
+    )
+
 
 # The shortest wait: a deadline computed in floating point can come out a few ulps short of
 # the clock value that really frees the slot; waiting at least this long always gets past
@@ -138,6 +176,9 @@ class SlidingWindowLimiter:
         self._record(self._now())
         if self._finished is not None:
             self._finished.set()
+
+    async def aclose(self) -> None:
+        """Nothing to release (the shared limiter closes its Redis connection here)."""
 
     async def _wait_for_room(self) -> float:
         if not self._windows:

@@ -29,6 +29,7 @@ __all__ = [
     "PermissionDeniedError",
     "PostHogError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "ServerError",
@@ -210,6 +211,18 @@ class RateLimitError(APIStatusError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class RateLimiterUnavailableError(PostHogError):
+    """The shared rate budget (``RateLimit(redis_url=...)``) could not be reached and
+    ``redis_fallback="refuse"`` forbids sending without it. Nothing was sent.
+
+    ``redis_url`` is the address as logs show it (never a password).
+    """
+
+    def __init__(self, message: str, *, redis_url: str = "") -> None:
+        super().__init__(message)
+        self.redis_url = redis_url
 
 
 class ServerError(APIStatusError):
