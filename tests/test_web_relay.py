@@ -505,3 +505,16 @@ async def test_view_of_a_missing_dashboard_is_exit_4_in_one_line() -> None:
     assert stdout == b""
     assert stderr.decode().startswith("posthog-dash: not found: ")
     assert len(stderr.splitlines()) == 1
+
+
+def test_the_page_builds_html_only_from_sanitised_markdown() -> None:
+    # A guard for later edits of the page: server strings go in as text (textContent); the
+    # one place that assigns HTML takes it from markdown(), which returns DOMPurify's output.
+    script = (STATIC_DIR / "view.js").read_text(encoding="utf-8")
+    sinks = re.findall(
+        r"\.(innerHTML|outerHTML|insertAdjacentHTML)\b|document\.write|eval\(", script
+    )
+    assert sinks == ["innerHTML"]
+    assert "body.innerHTML = markdown(tile.text.body);" in script
+    assert re.search(r"return DOMPurify\.sanitize\(html, ", script)
+    assert "new Function" not in script

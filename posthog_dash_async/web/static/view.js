@@ -104,9 +104,11 @@
 
   // --- drawing ----------------------------------------------------------------------------
 
-  function chartCanvas(body) {
+  function chartCanvas(body, label) {
     const holder = el("div", "chart");
     const canvas = document.createElement("canvas");
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", label);
     holder.append(canvas);
     body.append(holder);
     return canvas;
@@ -130,7 +132,8 @@
     const options = baseOptions();
     options.plugins.legend = { display: series.length > 1, position: "bottom" };
     options.scales = { y: { beginAtZero: true, ticks: { precision: 0 } } };
-    const chart = new Chart(chartCanvas(body), {
+    const last = series.map((s) => `${s.label || "series"} ${fmt(s.data.at(-1))}`).join(", ");
+    const chart = new Chart(chartCanvas(body, `${bar ? "Bar" : "Line"} chart; last values: ${last}`), {
       type: bar ? "bar" : "line",
       data: {
         labels: series[0].labels || series[0].days || series[0].data.map((_, i) => String(i + 1)),
@@ -162,7 +165,8 @@
     options.plugins.tooltip = {
       callbacks: { label: (ctx) => `${fmt(ctx.raw)} (${rate(steps[ctx.dataIndex]).toFixed(1)}%)` },
     };
-    const chart = new Chart(chartCanvas(body), {
+    const summary = steps.map((s, i) => `step ${i + 1} ${fmt(Number(s.count) || 0)} (${rate(s).toFixed(1)}%)`);
+    const chart = new Chart(chartCanvas(body, `Funnel: ${summary.join(", ")}`), {
       type: "bar",
       data: {
         // Two lines per step (name, then conversion from the first step) keep the axis narrow.
