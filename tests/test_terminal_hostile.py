@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -284,3 +285,28 @@ def test_output_sinks_clean_whatever_they_are_given() -> None:
     output.error_text(HOSTILE)
     assert_inert(out.getvalue() + err.getvalue())
     assert out.getvalue().count(VISIBLE_TEXT) == 3
+
+
+def _rename_documents(directory: Path, name: str) -> None:
+    for document in directory.glob("*.json"):
+        data = json.loads(document.read_text())
+        data["name"] = name
+        document.write_text(json.dumps(data))
+
+
+async def test_other_commands_print_through_the_same_sanitiser(
+    hostile: FakePostHog, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tiles = await run_cli(capsys, hostile, "tiles", "list", "666")
+    assert tiles.code == 0, tiles.err
+    assert_inert(tiles.out + tiles.err)
+    assert VISIBLE in tiles.out
+    pulled = await run_cli(capsys, hostile, "pull", "666", "--out", str(tmp_path))
+    assert pulled.code == 0, pulled.err
+    assert_no_controls(pulled.out + pulled.err)  # pull shows the name's repr: escaped, inert
+    # Rename the pulled document's dashboard so that the plan has an update to show.
+    _rename_documents(tmp_path, f"{HOSTILE} renamed")
+    plan = await run_cli(capsys, hostile, "plan", str(tmp_path))
+    assert plan.code in (0, 1), plan.err
+    assert_no_controls(plan.out + plan.err)  # names shown escaped (repr/JSON), inert
+    assert "renamed" in plan.out
