@@ -269,11 +269,17 @@ class LineChart:
             line = Text(no_wrap=True)
             label = labels.get(r)
             line.append(f"{label or '':>{label_width}} {'┤' if label is not None else '│'}", "dim")
+            # One span per run of a style, not one per character.
+            run, run_style = "", ""
             for cell in grid[r]:
-                if cell is None:
-                    line.append(" ")
-                else:
-                    line.append(cell[0], cell[1])
+                char, style = cell if cell is not None else (" ", "")
+                if style != run_style and run:
+                    line.append(run, run_style)
+                    run = ""
+                run += char
+                run_style = style
+            if run:
+                line.append(run, run_style)
             out.append(line)
         out.append(self._time_axis(label_width, plot_width, ticks_only=True))
         out.append(self._time_axis(label_width, plot_width, ticks_only=False))
