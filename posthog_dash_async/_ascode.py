@@ -741,7 +741,6 @@ class _Applier:
                 tags=[*sorted(doc.tags), doc.identity_tag],
                 filters=doc.filters if doc.filters else UNSET,
             )
-            self.report.dashboards[doc.key] = created.id
             if doc.identity_tag not in created.tags:
                 await ph.dashboards.delete(created.id)
                 raise IdentityLostError(
@@ -749,6 +748,7 @@ class _Applier:
                     f"{created.id}, so it was deleted again: tags need PostHog's tagging "
                     "feature on this organisation"
                 )
+            self.report.dashboards[doc.key] = created.id
             self.record.add(self.report.created, step, created.id)
             if doc.variables:
                 await ph.dashboards.update(created.id, variables=doc.variables)

@@ -356,6 +356,8 @@ async def test_a_server_without_tags_cannot_hold_identity(pair: Pair) -> None:
     assert isinstance(info.value.__cause__, pda.IdentityLostError)
     assert "tagging" in str(info.value)
     assert live_dashboards(pair.b) == []  # the untagged dashboard was deleted again
+    assert info.value.report.dashboards == {}
+    assert info.value.report.created == []
 
 
 # --- prune ----------------------------------------------------------------------------------
