@@ -334,7 +334,16 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
     """Flags that argparse accepts together but that contradict each other: refused with
     the usage line and exit 2, before anything is sent."""
     if args.command == "stream" and args.live and args.json:
-        parser.error("stream: argument --live: not allowed with argument --json")
+        _subparser(parser, "stream").error("argument --live: not allowed with argument --json")
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of one sub-command (its usage line is the one to show)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    return parser
 
 
 def _missing_extra(exc: ImportError) -> bool:
