@@ -344,10 +344,16 @@ class SseClient(Contender):
 
 
 class Sdk(Contender):
-    """posthog_dash_async, public API only."""
+    """posthog_dash_async, public API only.
+
+    ``coalesce=False``: the per-request rows send every request, as the floor does (the
+    workers of a row all ask for the same URL, which coalescing would send once). The
+    default configuration is contender ``v`` (:class:`SdkShared`).
+    """
 
     key = "s"
     label = "posthog_dash_async (SDK)"
+    coalesce = False
 
     ph: Any
     pda: Any
@@ -363,6 +369,7 @@ class Sdk(Contender):
             max_concurrency=concurrency,
             rate_limit=None,
             max_retries=0,
+            coalesce=self.coalesce,
         )
         await self.ph.__aenter__()
 
@@ -399,8 +406,17 @@ class Sdk(Contender):
         return tiles
 
 
+class SdkShared(Sdk):
+    """posthog_dash_async as configured by default: identical GETs in flight coalesced,
+    identical tile streams shared."""
+
+    key = "v"
+    label = "posthog_dash_async, coalesce=True (default)"
+    coalesce = True
+
+
 ALL: dict[str, type[Contender]] = {
-    c.key: c for c in (AiohttpJson, AiohttpMsgspec, HttpxPydantic, SseClient, Sdk)
+    c.key: c for c in (AiohttpJson, AiohttpMsgspec, HttpxPydantic, SseClient, Sdk, SdkShared)
 }
 
 
