@@ -12,6 +12,7 @@ import asyncio
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -672,12 +673,18 @@ async def test_serve_runs_a_fake_server_until_ctrl_c(capsys: pytest.CaptureFixtu
     )
     assert proc.stdout is not None
     try:
-        lines = [
-            (await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode().strip()
-            for _ in range(4)
-        ]
-        assert lines[0].startswith("FakePostHog listening on http://127.0.0.1:")
-        env = dict(line.split("=", 1) for line in lines[1:])
+        # The environment a shell gets from serve's lines (``export NAME=VALUE``, or
+        # ``NAME=VALUE``), read until the three variables are there.
+        env: dict[str, str] = {}
+        for _ in range(20):
+            line = (await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode()
+            words = shlex.split(line.removeprefix("export "))
+            if len(words) == 1 and words[0].startswith("POSTHOG_") and "=" in words[0]:
+                name, value = words[0].split("=", 1)
+                env[name] = value
+            if len(env) == 3:
+                break
+        assert env["POSTHOG_HOST"].startswith("http://127.0.0.1:")
         assert env["POSTHOG_PERSONAL_API_KEY"] == "phx_ServeTestKey0123456789abcdef"
         argv = ["--host", env["POSTHOG_HOST"], "--api-key", env["POSTHOG_PERSONAL_API_KEY"]]
         listed = await asyncio.to_thread(main, [*argv, "list", "--json"])
