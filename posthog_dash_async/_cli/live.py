@@ -29,7 +29,6 @@ __all__ = [
     "AppendPainter",
     "LivePainter",
     "Painter",
-    "RedrawPainter",
     "painter_for",
     "show_stream",
 ]
@@ -123,10 +122,6 @@ class LivePainter:
                 self._live.transient = True
             self._live.stop()
             self._live = None
-
-
-# The name the previous renderer used for the in-place painter.
-RedrawPainter = LivePainter
 
 
 async def show_stream(stream: TileStream, painter: Painter, *, layout: str = "sm") -> LiveView:
