@@ -7,9 +7,10 @@ on a terminal) or appended (a pipe or a file).
 - Trends are line charts with a value axis (left), a time axis with its first, middle and
   last labels (bottom) and a legend with each series' last value, drawn with box-drawing
   characters by :class:`LineChart`. The chart is a `rich` renderable that draws itself at
-  whatever size its cell gets, so it follows resizes; the plotting packages on PyPI did not
-  fit that (``plotext`` draws through one global figure and emits its own ANSI codes,
-  ``asciichartpy`` has had no release since 2020 and draws one series at a fixed height).
+  whatever size its cell gets, so it follows resizes. The terminal plotting packages did not
+  fit that well enough to be worth a dependency: ``plotext`` 6 is a recent rewrite around a
+  compiled kernel whose output is its own ANSI text (to be parsed back into `rich` text), and
+  ``asciichartpy`` has had no release since 2020.
 - Funnels are bars scaled to the first step, with counts, the conversion from the first
   step and from the step before.
 - Big numbers (``display == "BoldNumber"``) are drawn in block digits, as large as the
