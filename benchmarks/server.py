@@ -10,9 +10,11 @@ Every body is serialised once at start-up, so a request costs the server only HT
   ``n`` in ``--stream-sizes`` (§8: ``data: <compact json>\\n\\n``; metadata with the first two
   tiles, then one ``tile`` event per remaining tile, then ``complete``)
 
-Project 43 serves the same data, but each list page takes ``--list-latency-ms`` (20 ms) of
-server time, as a database query would. ``Authorization`` is accepted and ignored. Prints
-``PORT <n>`` on stdout once listening and serves until terminated.
+Project 43 serves the same data, but each list page, dashboard and stream takes
+``--list-latency-ms`` (20 ms) of server time before answering, as a database query would.
+``GET /_stats`` answers how many requests each route received (``?reset=1`` starts over):
+the web-app workload counts upstream requests with it. ``Authorization`` is accepted and
+ignored. Prints ``PORT <n>`` on stdout once listening and serves until terminated.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import gc
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -125,6 +128,25 @@ def _int_param(request: web.Request, name: str, default: int, minimum: int) -> i
 
 
 def build_app(bodies: Bodies, chunk_size: int, latency: float) -> web.Application:
+    counts: dict[str, int] = {}
+
+    async def slow(request: web.Request) -> None:
+        if int(request.match_info["project"]) == payloads.SLOW_PROJECT_ID:
+            await asyncio.sleep(latency)
+
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        route = request.match_info.route.name
+        if route is not None:
+            counts[route] = counts.get(route, 0) + 1
+        return await handler(request)  # type: ignore[no-any-return]
+
+    async def stats(request: web.Request) -> web.Response:
+        body = msgspec.json.encode(counts)
+        if request.query.get("reset"):
+            counts.clear()
+        return web.Response(body=body, content_type=JSON)
+
     async def list_dashboards(request: web.Request) -> web.Response:
         if int(request.match_info["project"]) == payloads.SLOW_PROJECT_ID:
             await asyncio.sleep(latency)
@@ -136,6 +158,7 @@ def build_app(bodies: Bodies, chunk_size: int, latency: float) -> web.Applicatio
         dashboard_id = int(request.match_info["id"])
         if dashboard_id != payloads.DETAIL_DASHBOARD_ID and dashboard_id not in bodies.streams:
             return web.Response(status=404, body=bodies.not_found, content_type=JSON)
+        await slow(request)
         return web.Response(body=bodies.detail, content_type=JSON)
 
     async def get_sharing(request: web.Request) -> web.Response:
@@ -146,6 +169,7 @@ def build_app(bodies: Bodies, chunk_size: int, latency: float) -> web.Applicatio
         if stream is None:
             return web.Response(status=404, body=bodies.not_found, content_type=JSON)
         head, rest = stream
+        await slow(request)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await response.write(head)
@@ -155,14 +179,22 @@ def build_app(bodies: Bodies, chunk_size: int, latency: float) -> web.Applicatio
         await response.write_eof()
         return response
 
-    app = web.Application()
-    # Project 42 answers at once; project 43 is the same project whose list pages take
-    # ``latency`` seconds of server time each (database work on a real server).
-    for suffix in ("/", ""):
-        app.router.add_get(f"{API}/dashboards{suffix}", list_dashboards)
-        app.router.add_get(f"{API}/dashboards/{{id:\\d+}}{suffix}", get_dashboard)
-        app.router.add_get(f"{API}/dashboards/{{id:\\d+}}/sharing{suffix}", get_sharing)
-        app.router.add_get(f"{API}/dashboards/{{id:\\d+}}/stream_tiles{suffix}", stream_tiles)
+    app = web.Application(middlewares=[count])
+    # Project 42 answers at once; project 43 is the same project whose list pages,
+    # dashboards and streams take ``latency`` seconds of server time each (database work on
+    # a real server).
+    for suffix, tag in (("/", ""), ("", "_bare")):
+        app.router.add_get(f"{API}/dashboards{suffix}", list_dashboards, name=f"list{tag}")
+        app.router.add_get(f"{API}/dashboards/{{id:\\d+}}{suffix}", get_dashboard, name=f"get{tag}")
+        app.router.add_get(
+            f"{API}/dashboards/{{id:\\d+}}/sharing{suffix}", get_sharing, name=f"sharing{tag}"
+        )
+        app.router.add_get(
+            f"{API}/dashboards/{{id:\\d+}}/stream_tiles{suffix}",
+            stream_tiles,
+            name=f"stream{tag}",
+        )
+    app.router.add_get("/_stats", stats)
     return app
 
 
