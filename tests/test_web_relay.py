@@ -26,7 +26,13 @@ import pytest
 from aiohttp import web
 
 import posthog_dash_async as pda
-from posthog_dash_async._cli.web import demo_dashboard, run_demo_web, run_view, start_view
+from posthog_dash_async._cli.web import (
+    _printable,
+    demo_dashboard,
+    run_demo_web,
+    run_view,
+    start_view,
+)
 from posthog_dash_async.testing import FakePostHog
 from posthog_dash_async.web import STATIC_DIR, create_app, mount, sse_relay
 
@@ -478,7 +484,10 @@ async def test_view_of_a_missing_dashboard_fails_before_serving() -> None:
     # A server string reaches the terminal as text: no escape sequence survives.
     assert "\x1b" not in out.getvalue()
     assert "\x07" not in out.getvalue()
-    assert out.getvalue().startswith("live view of ']0;pwnedEvil[2J name'")
+    assert out.getvalue().startswith("live view of '")
+    assert "Evil" in out.getvalue()
+    # Whole escape sequences go, not only their control characters.
+    assert _printable(name) == "Evil name"
 
 
 async def test_view_of_a_missing_dashboard_is_exit_4_in_one_line() -> None:
@@ -518,3 +527,37 @@ def test_the_page_builds_html_only_from_sanitised_markdown() -> None:
     assert "body.innerHTML = markdown(tile.text.body);" in script
     assert re.search(r"return DOMPurify\.sanitize\(html, ", script)
     assert "new Function" not in script
+
+
+async def test_a_quiet_stream_gets_keep_alive_comments_between_events() -> None:
+    async with FakePostHog(allow_pak_on_unscoped_actions=True) as server, client_of(server) as ph:
+        server.set_stream_faults(tile_delay=0.3)
+        app = web.Application()
+        mount(app, ph, heartbeat=0.05)
+        async with (
+            serving(app) as (base, session),
+            session.get(f"{base}/api/dashboards/412/stream") as resp,
+        ):
+            body = await resp.text()
+    blocks = body.split("\n\n")
+    assert blocks.count(": keep-alive") >= 3
+    # Comments fall between events, never inside one.
+    assert all(b in ("", ": keep-alive") or b.startswith("data: {") for b in blocks)
+    assert [e["type"] for e in sse_events(body)] == ["metadata", "tile", "complete"]
+    assert body.endswith("\n\n")
+
+
+async def test_no_keep_alive_when_switched_off_and_bad_values_refused() -> None:
+    async with FakePostHog(allow_pak_on_unscoped_actions=True) as server, client_of(server) as ph:
+        server.set_stream_faults(tile_delay=0.2)
+        app = web.Application()
+        mount(app, ph, heartbeat=None)
+        async with (
+            serving(app) as (base, session),
+            session.get(f"{base}/api/dashboards/412/stream") as resp,
+        ):
+            body = await resp.text()
+        assert "keep-alive" not in body
+        for bad in (0, -1.0, True, "15"):
+            with pytest.raises(pda.InvalidArgumentError, match="heartbeat"):
+                mount(web.Application(), ph, heartbeat=bad)  # type: ignore[arg-type]

@@ -18,9 +18,10 @@ dashboard at the same time.
 from __future__ import annotations
 
 from ._app import STATIC_DIR, PostHogSource, create_app, mount
-from ._relay import SSE_HEADERS, event_payload, sse_relay
+from ._relay import DEFAULT_HEARTBEAT, SSE_HEADERS, event_payload, sse_relay
 
 __all__ = [
+    "DEFAULT_HEARTBEAT",
     "SSE_HEADERS",
     "STATIC_DIR",
     "PostHogSource",

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from .._client import AsyncPostHog
 from ..errors import InvalidArgumentError, NotFoundError, PostHogError
-from ._relay import sse_relay
+from ._relay import DEFAULT_HEARTBEAT, check_heartbeat, sse_relay
 
 __all__ = ["STATIC_DIR", "PostHogSource", "create_app", "mount"]
 
@@ -60,6 +60,7 @@ def mount(
     prefix: str = "",
     dashboard_id: int | None = None,
     list_dashboards: bool = True,
+    heartbeat: float | None = DEFAULT_HEARTBEAT,
 ) -> None:
     """Add the live dashboard view to ``app`` under ``prefix``.
 
@@ -77,8 +78,10 @@ def mount(
     ``ph.dashboards.stream_tiles``; with ``AsyncPostHog(coalesce=True)`` viewers of the same
     dashboard share one upstream stream. Run the application with
     ``handler_cancellation=True`` so that a closed tab ends its upstream stream at once.
+    ``heartbeat`` is passed to :func:`sse_relay` (keep-alive comments on quiet streams).
     """
     prefix = _check_prefix(prefix)
+    check_heartbeat(heartbeat)
     if dashboard_id is not None and (
         isinstance(dashboard_id, bool) or not isinstance(dashboard_id, int) or dashboard_id <= 0
     ):
@@ -118,8 +121,10 @@ def mount(
             raise web.HTTPNotFound(text="dashboard ids are positive")
         resource = client(request).dashboards
         if request.query.get("layout") == "xs":
-            return await sse_relay(request, resource.stream_tiles(wanted, layout_size="xs"))
-        return await sse_relay(request, resource.stream_tiles(wanted))
+            stream = resource.stream_tiles(wanted, layout_size="xs")
+        else:
+            stream = resource.stream_tiles(wanted)
+        return await sse_relay(request, stream, heartbeat=heartbeat)
 
     app.router.add_get(f"{prefix}/", page)
     if prefix:
