@@ -9,7 +9,10 @@ clamp ``limit``). The remaining pages are then requested by offset, at most
 - items already yielded (rows that shifted between pages) are skipped by id;
 - when more items exist than the first ``count`` said, the rest is read page by page until
   the server reports no ``next``, stopping if a ``next`` link repeats or a page brings
-  nothing new, so a misbehaving server cannot make the loop spin.
+  nothing new, so a misbehaving server cannot make the loop spin;
+- offsets are planned lazily (a first page claiming ``count=10**15`` costs nothing), and
+  a run of pages that bring nothing new (empty, or only items already yielded) ends the
+  iteration instead of fetching every offset the count promised.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["iterate_dashboards", "iterate_pages"]
 
 log = logging.getLogger("posthog_dash_async")
+
+#: Consecutive pages without a new item after which the count is taken to have been a lie.
+EMPTY_RUN_LIMIT = 2
 
 
 class _HasId(Protocol):
@@ -87,11 +93,13 @@ async def iterate_pages(
     if step < page_size:
         log.debug("server returned %d items for limit=%d; paging by %d", step, page_size, step)
     offsets = plan_offsets(first.count, 0, step)
+    # At most this many pages are requested ahead of the consumer (and held decoded).
     window = max(1, client.max_concurrency)
     pending: deque[tuple[int, asyncio.Task[Page[ItemT]]]] = deque()
     planned = iter(offsets)
     position = step  # first offset not yet covered
     last = first
+    empty_run = 0
     try:
         for offset in planned:
             pending.append((offset, asyncio.ensure_future(fetch(offset, step))))
@@ -104,7 +112,17 @@ async def iterate_pages(
                 pending.append((next_offset, asyncio.ensure_future(fetch(next_offset, step))))
             page = await task
             last = page
-            for item in fresh(page.results):
+            new = fresh(page.results)
+            empty_run = 0 if new else empty_run + 1
+            if empty_run >= EMPTY_RUN_LIMIT:
+                log.debug(
+                    "%d pages in a row brought nothing new at offset %d (count said %d): stopping",
+                    empty_run,
+                    offset,
+                    first.count,
+                )
+                return
+            for item in new:
                 yield item
             got = len(page.results)
             expected = min(step, max(0, first.count - offset))

@@ -418,12 +418,13 @@ def throttle_wait(detail: str | None) -> float | None:
 # --- pagination -------------------------------------------------------------------------
 
 
-def plan_offsets(count: int, start: int, page_len: int) -> list[int]:
+def plan_offsets(count: int, start: int, page_len: int) -> range:
     """Offsets of the pages after the first, for ``count`` items in pages of ``page_len``.
 
     ``start`` is the first page's offset; the first page already covered
-    ``start .. start + page_len``.
+    ``start .. start + page_len``. A ``range``, never a list: a server may claim any
+    ``count`` (``10**15``), and planning costs nothing until offsets are taken.
     """
     if page_len <= 0:
-        return []
-    return list(range(start + page_len, count, page_len))
+        return range(0)
+    return range(start + page_len, max(count, 0), page_len)

@@ -532,7 +532,7 @@ def test_throttle_wait(detail: str | None, expected: float | None) -> None:
     ],
 )
 def test_plan_offsets(count: int, start: int, page_len: int, expected: list[int]) -> None:
-    assert plan_offsets(count, start, page_len) == expected
+    assert list(plan_offsets(count, start, page_len)) == expected
 
 
 def test_plan_offsets_covers_every_item_once() -> None:
