@@ -281,3 +281,24 @@ async def test_pull_all_stays_within_max_concurrency(
     assert run.code == 0, run.err
     assert len(names(tmp_path)) >= 30
     assert source.max_in_flight == 2  # concurrent, and never more than the client allows
+
+
+async def test_apply_prune_removes_only_sdk_dashboards_whose_file_is_gone(
+    source: FakePostHog,
+    target: FakePostHog,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    assert (await cli(capsys, source, "pull", "412", "388", "--out", str(tmp_path))).code == 0
+    assert (await cli(capsys, target, "apply", str(tmp_path), "--yes")).code == 0
+    hand_made = target.add_dashboard("Made by hand")
+    (tmp_path / "weekly-kpis.json").unlink()
+    kept = await cli(capsys, target, "plan", str(tmp_path))
+    assert kept.code == 0
+    assert "--prune removes" in kept.out
+    pruned = await cli(capsys, target, "apply", str(tmp_path), "--prune", "--yes")
+    assert pruned.code == 0, pruned.err
+    assert "removed dashboard 'Weekly KPIs'" in pruned.out
+    live = sorted(d["name"] for d in target.dashboards.values() if not d["deleted"])
+    assert live == ["Growth overview", "Made by hand"]
+    assert target.dashboard(hand_made["id"])["deleted"] is False
