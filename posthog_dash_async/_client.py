@@ -145,6 +145,7 @@ class AsyncPostHog:
             proxy=proxy,
             max_response_bytes=max_response_bytes,
             scrub=self._scrub_text,
+            retries_off=max_retries == 0,
         )
         key = self._settings.api_key
         digest = credential_digest(key.get() if key is not None else None)

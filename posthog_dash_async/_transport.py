@@ -304,6 +304,12 @@ def _send_once() -> Callable[..., Awaitable[aiohttp.ClientResponse]]:
     return once
 
 
+def retries_off_supported(session: aiohttp.ClientSession) -> bool:
+    """Whether this aiohttp has the session switch for its re-send of idempotent requests
+    on a dropped connection (``_retry_connection``, private but stable since 3.9)."""
+    return isinstance(getattr(session, "_retry_connection", None), bool)
+
+
 class StreamResponse:
     """A response whose body is read incrementally (tile streams)."""
 
@@ -410,6 +416,7 @@ class Transport:
         proxy: str | bool | None = None,
         max_response_bytes: int,
         scrub: Callable[[str], str] = redact,
+        retries_off: bool = False,
     ) -> None:
         self._max_connections = max_connections
         self._host = host
@@ -421,6 +428,10 @@ class Transport:
         self._max_response_bytes = max_response_bytes
         self._max_error_bytes = min(MAX_ERROR_BODY_BYTES, max_response_bytes)
         self._scrub = scrub
+        self._retries_off = retries_off
+        # True once aiohttp's own re-send is off for the whole session (then no request
+        # needs the per-request guard of _send_once).
+        self._never_resends = False
         self._base_headers: dict[str, str] = {"User-Agent": USER_AGENT, **(headers or {})}
         self._request_headers: dict[str, str] | None = None
         # Keyword arguments of every request; filled when the session is made.
@@ -479,6 +490,11 @@ class Transport:
                 raise_for_status=False,
                 trust_env=False,
             )
+            if retries_off_supported(session) and self._retries_off:
+                # With retries off nothing may be sent twice: switch aiohttp's re-send off
+                # for the session instead of guarding every request with a middleware.
+                session._retry_connection = False
+                self._never_resends = True
             self._session = session
         else:
             session = caller
@@ -516,6 +532,8 @@ class Transport:
 
     def _request_kwargs(self, method: str, once: bool) -> dict[str, Any]:
         kwargs = self._kwargs
+        if self._never_resends:
+            return kwargs
         if once or method not in _SAFE_METHODS:
             kwargs = dict(kwargs)
             kwargs["middlewares"] = (_send_once(), *kwargs.get("middlewares", ()))
