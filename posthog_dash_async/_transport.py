@@ -610,6 +610,9 @@ class Transport:
         never are).
         """
         session = self._get_session()
+        kwargs = self._kwargs
+        if not self._never_resends and (once or method not in _SAFE_METHODS):
+            kwargs = self._request_kwargs(method, once)
         started = False
         try:
             async with session.request(
@@ -619,11 +622,23 @@ class Transport:
                 data=body,
                 headers=self._headers(headers),
                 timeout=_client_timeout(timeout, False),
-                **self._request_kwargs(method, once),
+                **kwargs,
             ) as resp:
                 started = True
-                payload = await self._read_body(resp, method, url)
-                return Response(resp.status, resp.headers, payload)
+                status = resp.status
+                resp_headers = resp.headers
+                length = resp.content_length
+                # The common case read at once: a plain body whose length is within its cap.
+                if (
+                    length is not None
+                    and length
+                    <= (self._max_response_bytes if status < 300 else self._max_error_bytes)
+                    and "Content-Encoding" not in resp_headers
+                ):
+                    payload = await resp.read()
+                else:
+                    payload = await self._read_body(resp, method, url)
+                return Response(status, resp_headers, payload)
         except TransportTooLarge:
             raise
         except Exception as exc:
@@ -659,8 +674,9 @@ class Transport:
             )
         except Exception as exc:
             error = self._failure(exc, method, url, response_started=False)
-            raise error from None
-        return StreamResponse(resp, method, url, self)
+        else:
+            return StreamResponse(resp, method, url, self)
+        raise error
 
     async def aclose(self) -> None:
         """Close the session if this transport created it; a caller's session is left open.

@@ -196,3 +196,13 @@ def test_no_proxy_rules(host: str, no_proxy: str, proxied: bool) -> None:
     assert (route is not None) is proxied
     if route is not None:
         assert route.url == "http://proxy.internal:3128"
+
+
+async def test_a_bad_proxy_in_the_environment_is_named_at_the_first_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://user:hunter2@127.0.0.1:1080")
+    async with client("https://dashboards.invalid") as ph:
+        with pytest.raises(pda.InvalidArgumentError, match="HTTPS_PROXY") as info:
+            await ph.dashboards.sharing.get(12)
+    assert "hunter2" not in str(info.value)
