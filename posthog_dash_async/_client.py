@@ -489,7 +489,15 @@ class AsyncPostHog:
             raise InvalidArgumentError(
                 f"method must be an HTTP method name such as 'GET' or 'POST', got {method!r}"
             )
-        if not isinstance(path, str) or not path or "://" in path or path.startswith("//"):
+        if (
+            not isinstance(path, str)
+            or not path
+            or "://" in path
+            or path.startswith("//")
+            # Control characters and lone surrogates: yarl would drop or mangle them, and a
+            # different request than the one asked for would be sent.
+            or not path.isprintable()
+        ):
             shown = self._shown(path) if isinstance(path, str) else path
             raise InvalidArgumentError(
                 f"path must be a path such as 'dashboards/' or '/api/users/@me/', got {shown!r}"

@@ -60,6 +60,9 @@ def too_deep() -> list[Any]:
         pytest.param(lambda ph: ph.request("", "x/"), id="empty-method"),
         pytest.param(lambda ph: ph.request("CONNECT", "x/"), id="connect"),
         pytest.param(lambda ph: ph.request(b"GET", "x/"), id="bytes-method"),
+        pytest.param(lambda ph: ph.request("GET", "x\r\nHost: evil/"), id="crlf-in-path"),
+        pytest.param(lambda ph: ph.request("GET", "x\x00/"), id="nul-in-path"),
+        pytest.param(lambda ph: ph.request("GET", "\udcff/"), id="surrogate-in-path"),
     ],
 )
 async def test_bad_arguments_are_refused_before_any_byte(call: Any) -> None:
