@@ -34,6 +34,7 @@ from ._cli.exits import (
     INSTALL_HINT,
     PROG,
 )
+from ._cli.serve import add_serve_parser, run_serve
 from ._cli.tiles import add_tiles_parser
 from ._cli.web import add_web_arguments, run_demo_web, run_view
 from ._client import AsyncPostHog
@@ -283,24 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=_positive_int, metavar="ID")
     add_web_arguments(p)
 
-    p = sub.add_parser(
-        "serve",
-        help="run a fake PostHog server (for trying things out and tests)",
-        description="Run FakePostHog, a PostHog-compatible dashboards server, until Ctrl-C.",
-    )
-    p.add_argument("--host", dest="bind_host", default="127.0.0.1", help="address to bind")
-    p.add_argument("--port", type=_non_negative_int, default=8010, help="0 picks a free port")
-    p.add_argument("--api-key", dest="serve_api_key", metavar="KEY", help="fixed key to accept")
-    p.add_argument("--project-id", type=_positive_int, default=42)
-    p.add_argument("--no-seed", action="store_true", help="start with an empty project")
-    p.add_argument(
-        "--allow-pak-on-unscoped-actions",
-        action="store_true",
-        help="accept the key on stream_tiles, move_tile and create_from_template_json",
-    )
-    p.add_argument(
-        "--tile-delay", type=float, default=0.0, metavar="SECONDS", help="delay per streamed tile"
-    )
+    add_serve_parser(sub)
 
     p = sub.add_parser(
         "demo",
@@ -381,45 +365,9 @@ async def _run_api_command(args: argparse.Namespace, out: Output) -> int:
         return await COMMANDS[args.command](ph, args, out)
 
 
-async def _serve(args: argparse.Namespace, out: Output) -> int:
-    from .testing import serve_forever
-
-    options: dict[str, Any] = {
-        "project_id": args.project_id,
-        "seed": not args.no_seed,
-        "allow_pak_on_unscoped_actions": args.allow_pak_on_unscoped_actions,
-    }
-    if args.serve_api_key:
-        options["api_key"] = args.serve_api_key
-    if args.tile_delay:
-        from .testing import FakePostHog
-
-        # serve_forever builds the server itself; the delay is a stream fault, so the
-        # server is started here in the same way when one is asked for.
-        async with FakePostHog(host=args.bind_host, port=args.port, **options) as server:
-            server.set_stream_faults(tile_delay=args.tile_delay)
-            _print_server(server, out)
-            await asyncio.Event().wait()
-        return 0
-    await serve_forever(args.bind_host, args.port, out=out.out, **options)
-    return 0
-
-
-def _print_server(server: Any, out: Output) -> None:
-    # The fake server's own key is printed on purpose: it is what a user pastes into the
-    # next shell, and it only opens this throwaway server.
-    out.out.write(
-        f"FakePostHog listening on {server.url}\n"
-        f"{ENV_HOST}={server.url}\n"
-        f"{ENV_API_KEY}={server.api_key}\n"
-        f"{ENV_PROJECT_ID}={server.project_id}\n"
-    )
-    out.out.flush()
-
-
 async def _dispatch(args: argparse.Namespace, out: Output) -> int:
     if args.command == "serve":
-        return await _serve(args, out)
+        return await run_serve(args, out.out, out.err)
     if args.command == "demo" and args.web:
         return await run_demo_web(
             port=args.port,

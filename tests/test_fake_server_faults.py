@@ -225,7 +225,9 @@ async def test_serve_forever_prints_connection_details() -> None:
             break
         await asyncio.sleep(0.01)
     lines = dict(
-        line.split("=", 1) for line in out.getvalue().splitlines() if line.startswith("POSTHOG_")
+        line.removeprefix("export ").split("=", 1)
+        for line in out.getvalue().splitlines()
+        if line.startswith("export POSTHOG_")
     )
     assert lines["POSTHOG_PERSONAL_API_KEY"] == "phx_serve"
     assert lines["POSTHOG_PROJECT_ID"] == "42"

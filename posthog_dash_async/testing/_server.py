@@ -8,6 +8,7 @@ import math
 import random
 import re
 import secrets
+import shlex
 import sys
 import time
 import uuid
@@ -837,15 +838,15 @@ async def serve_forever(
 ) -> None:
     """Run a :class:`FakePostHog` until cancelled (Ctrl-C under ``asyncio.run``).
 
-    Prints the URL, the API key and the project id to ``out`` (stdout by default) so that
-    ``POSTHOG_HOST=... POSTHOG_PERSONAL_API_KEY=... POSTHOG_PROJECT_ID=...`` can be pasted into
-    another shell. ``options`` are :class:`FakePostHog` keyword arguments.
+    Prints the URL, then ``export POSTHOG_HOST=...``, ``export POSTHOG_PERSONAL_API_KEY=...``
+    and ``export POSTHOG_PROJECT_ID=...`` lines to ``out`` (stdout by default) that can be
+    pasted into another shell. ``options`` are :class:`FakePostHog` keyword arguments.
     """
     stream = out if out is not None else sys.stdout
     async with FakePostHog(host=host, port=port, **options) as server:
         print(f"FakePostHog listening on {server.url}", file=stream)
-        print(f"POSTHOG_HOST={server.url}", file=stream)
-        print(f"POSTHOG_PERSONAL_API_KEY={server.api_key}", file=stream)
-        print(f"POSTHOG_PROJECT_ID={server.project_id}", file=stream)
+        print(f"export POSTHOG_HOST={shlex.quote(server.url)}", file=stream)
+        print(f"export POSTHOG_PERSONAL_API_KEY={shlex.quote(server.api_key)}", file=stream)
+        print(f"export POSTHOG_PROJECT_ID={server.project_id}", file=stream)
         stream.flush()
         await asyncio.Event().wait()
