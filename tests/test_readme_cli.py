@@ -34,7 +34,7 @@ _FENCE = re.compile(r"^```(\w*)\s*$")
 _PROGRAM = re.compile(r"(?:^|[\s|;(])(?:\.venv/bin/)?posthog-dash(?=\s|$)")
 _LONG_RUNNING = re.compile(r"posthog-dash\s+(?:serve|view)\b|posthog-dash\s+demo\s+.*--web")
 _EXPECTED = re.compile(r"\bexits? (\d+)\b")
-_EXPORT = re.compile(r"^(?:export\s+)?(POSTHOG_[A-Z_]+)=(.*)$")
+_EXPORT = re.compile(r"^export\s+(POSTHOG_[A-Z_]+)=(.*)$")
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def served() -> Iterator[dict[str, str]]:
             if match:
                 value = shlex.split(match.group(2))
                 exported[match.group(1)] = value[0] if value else ""
-        assert "POSTHOG_HOST" in exported, "posthog-dash serve printed no POSTHOG_HOST line"
+        assert "POSTHOG_HOST" in exported, "posthog-dash serve printed no `export POSTHOG_HOST=`"
         assert "POSTHOG_PERSONAL_API_KEY" in exported
         env = _env()
         env.update(exported)
