@@ -310,3 +310,26 @@ async def test_other_commands_print_through_the_same_sanitiser(
     assert plan.code in (0, 1), plan.err
     assert_no_controls(plan.out + plan.err)  # names shown escaped (repr/JSON), inert
     assert "renamed" in plan.out
+
+
+async def test_a_key_inside_server_data_is_masked_in_text_and_in_the_live_view(
+    hostile: FakePostHog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile.add_dashboard(
+        f"leak {hostile.api_key}",
+        dashboard_id=667,
+        tiles=[text_tile(f"# {hostile.api_key}", layout=(0, 0, 12, 2))],
+    )
+    shown = await run_cli(capsys, hostile, "get", "667")
+    assert shown.code == 0, shown.err
+    assert hostile.api_key not in shown.out
+    assert "leak ***" in shown.out
+    out = _Tty()
+    output = Output(out=out, err=_Tty(), secret=hostile.api_key, width=100)
+    args = argparse.Namespace(id=667, layout="sm", no_fallback=False, json=False, live=True)
+    async with pda.AsyncPostHog(
+        api_key=hostile.api_key, host=hostile.url, project_id=hostile.project_id
+    ) as ph:
+        assert await COMMANDS["stream"](ph, args, output) == 0
+    assert hostile.api_key not in out.getvalue()
+    assert "leak ***" in _SGR.sub("", out.getvalue())
