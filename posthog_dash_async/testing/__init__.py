@@ -1,11 +1,14 @@
 """A faithful, stateful PostHog Dashboards server for tests: :class:`FakePostHog`.
 
 The server is an ``aiohttp.web`` application on loopback that behaves like PostHog's
-dashboards API as described in ``spec/posthog-api.md`` (reference version "REF"): the same
-routes (with or without trailing slash, ``@current``, the ``/api/environments/`` alias), the
-same authentication and scope rules, the same error bodies, DRF pagination links, soft delete,
-tile upserts, ``move_tile``, templates, collaborators, sharing, throttling and the exact
-``stream_tiles`` framing. It does not import the SDK; it works on plain JSON.
+dashboards API as it is in 2026 (``spec/posthog-2026.md``, ``spec/posthog-2026-tiles-insights.md``
+over ``spec/posthog-api.md``), with the older behaviour behind switches: the same routes (with
+or without trailing slash, ``@current``, the ``/api/environments/`` alias), the same
+authentication and scope rules, the same error bodies, DRF pagination links, soft delete,
+tile upserts and layouts, ``move_tile``, the tile actions, insights, ``run_insights``,
+templates, collaborators, sharing and share passwords, throttling, 402 limits and the exact
+``stream_tiles`` framing. ``_routes.py`` lists every endpoint with its scope; the views live
+in ``_views/``, one module per resource. It does not import the SDK; it works on plain JSON.
 
 Usage::
 
@@ -23,14 +26,17 @@ Constructor options (all keyword-only)
 ``False`` leaves only the current user and an empty project), ``tagging=True``,
 ``advanced_permissions=True`` (restriction level 37, password sharing),
 ``public_sharing=True``, ``allow_pak_on_unscoped_actions=False`` (PostHog answers 403 "This
-action does not support personal API key access" on ``move_tile`` [REF], ``stream_tiles``
-and ``create_from_template_json``; switch on to exercise their happy paths with a key),
-``move_tile_flavour="ref"`` (``toDashboard``; ``"new"`` requires ``to_dashboard``, also
-accepts POST and needs ``dashboard:write``), ``new_sse_headers=False`` (NEW's
-``Cache-Control``/``X-Accel-Buffering``), ``burst_limit=480`` and ``sustained_limit=4800``
-(per key, DRF sliding windows of 60 s and 3600 s; ``None`` disables one),
-``retry_after_header=False`` (also send ``Retry-After`` on throttled answers),
-``max_concurrent_streams=None`` (NEW's stream cap: 503, empty body, ``Retry-After``),
+action does not support personal API key access" on ``stream_tiles``,
+``create_from_template_json`` and REF's ``move_tile``; switch on to exercise their happy paths
+with a key), ``move_tile_flavour="new"`` (``to_dashboard`` required, PATCH or POST,
+``dashboard:write``; ``"ref"``: ``toDashboard``, PATCH only, scope-less),
+``new_sse_headers=True`` (``Cache-Control``/``X-Accel-Buffering`` on streams),
+``merge_overrides=True`` (overrides merged over stored values, bad JSON a 400; ``False``:
+REF's replace), ``burst_limit=480`` and ``sustained_limit=4800`` (per key, DRF sliding windows
+of 60 s and 3600 s; ``None`` disables one), ``retry_after_header=True`` (``Retry-After`` on
+throttled answers), ``max_dashboards=500`` and ``max_tiles_per_dashboard=5000`` (402
+``limit_exceeded`` beyond them; ``None``: no limit), ``max_concurrent_streams=None`` (the
+stream cap: 503, empty body, ``Retry-After`` 15-44 s from ``server.random``),
 ``now=`` (a callable returning an aware ``datetime``: every timestamp the server writes) and
 ``timer=`` (a monotonic clock for throttling and the sharing-token grace period). Most options
 are also attributes that can be flipped at runtime.
@@ -40,7 +46,8 @@ Setting up state
 ``add_key(key=None, scopes=("*",), user_id=None, projects=None)``, ``add_user(...)``,
 ``add_project(project_id, member_ids=...)``, ``add_dashboard(name, tiles=[...], ...)``,
 ``import_dashboard(detail)`` (a retrieve response such as the fixture file, ids kept),
-``add_tile(dashboard_id, tile)``, ``add_collaborator(...)``, ``add_template(template)``,
+``add_tile(dashboard_id, tile)`` (also ``{"widget": {...}}``), ``add_collaborator(...)``,
+``add_template(template)`` (also listed by ``dashboard_templates/``),
 ``add_quick_filter(uuid)``. Tiles are built with :func:`trends_tile`, :func:`funnel_tile`,
 :func:`number_tile`, :func:`insight_tile` and :func:`text_tile`.
 
@@ -70,6 +77,9 @@ against the throttle.
 ``throttle_next(count=1, wait=37, retry_after=False, method=None, path=None)``
     Answer with PostHog's 429 body "Expected available in N seconds."; ``retry_after=True``
     adds ``Retry-After: <wait>``, a str/int sends that value.
+``overload_next(count=1, retry_after=None, method=None, path=stream_tiles)``
+    The stream's overload answer: 503, empty body, ``Retry-After`` 15-44 s (or
+    ``retry_after``) and the stream's cache headers.
 ``reset_next(count=1, method=None, path=None)``
     Reset the TCP connection before any response byte. aiohttp's client retries an
     idempotent request once on a reset of a reused connection, so a GET can use up two.
