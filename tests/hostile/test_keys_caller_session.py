@@ -45,8 +45,9 @@ async def test_raise_for_status_on_the_session_still_gives_typed_errors() -> Non
 
 async def test_session_basic_auth_is_replaced_by_the_key() -> None:
     # aiohttp 3.14 deprecates BasicAuth; sessions built with it are still common.
-    with pytest.warns(DeprecationWarning, match="deprecated"):
+    with pytest.warns(DeprecationWarning, match="BasicAuth is deprecated"):
         basic = aiohttp.BasicAuth("someone", "hunter2")
+    with pytest.warns(DeprecationWarning, match="'auth' parameter is deprecated"):
         session = aiohttp.ClientSession(auth=basic)
     async with ScriptedServer(http(200, SHARING)) as server, session, client(server, session) as ph:
         await ph.dashboards.sharing.get(1)
