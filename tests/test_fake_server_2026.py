@@ -813,3 +813,15 @@ async def test_users_me(api: Api, server: FakePostHog) -> None:
     assert (await api.get("/api/users/@me/", key="phx_nope")).status == 401
     reply = await api.get(f"/api/users/{quote('@you')}/")
     assert reply.status == 404
+
+
+async def test_one_servers_writes_never_reach_the_next_servers_seed(api: Api) -> None:
+    # delete_tile compacts layouts; they must not be the seed's own dicts.
+    await api.patch("dashboards/412/", {"tiles": [{"id": 9002, "layouts": {"sm": {"y": 9}}}]})
+    for tile_id in (9001, 9002):
+        assert (await api.post("dashboards/412/delete_tile/", {"tile_id": tile_id})).status == 204
+    (text,) = (await api.detail(412))["tiles"]
+    assert text["layouts"]["sm"]["y"] == 0  # compacted to the top
+    async with FakePostHog() as fresh:
+        layouts = {t["id"]: t["layouts"]["sm"]["y"] for t in fresh.dashboard(412)["tiles"]}
+    assert layouts == {9001: 0, 9002: 0, 9003: 5}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -73,10 +74,11 @@ def load_tile(
     An ``insight`` (or ``text``) whose ``id`` already exists is linked rather than copied, so
     one insight can sit on several dashboards, as in PostHog.
     """
+    # A copy: stored tiles are changed in place later, the spec (often seed data) never is.
     if isinstance(spec, TileSpec):
-        data, stream_error = dict(spec.tile), spec.stream_error
+        data, stream_error = copy.deepcopy(dict(spec.tile)), spec.stream_error
     else:
-        data, stream_error = dict(spec), None
+        data, stream_error = copy.deepcopy(dict(spec)), None
     tile_id = data.get("id")
     if tile_id is not None and tile_id in state.tiles:
         raise ValueError(f"tile {tile_id} already exists")

@@ -637,7 +637,8 @@ def compact(tiles: list[Tile]) -> None:
                 y = max(p[1] + p[3] for p in hits)
             placed.append((x, y, w, h))
             if layout.get("y", 0) != y:
-                layout["y"] = y
+                # New dicts: a stored layout may be shared with the data it was loaded from.
+                tile.layouts = {**tile.layouts, size: {**layout, "y": y}}
 
 
 def _num(layout: Mapping[str, Any], key: str, default: int) -> int:
