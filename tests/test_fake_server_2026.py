@@ -825,3 +825,37 @@ async def test_one_servers_writes_never_reach_the_next_servers_seed(api: Api) ->
     async with FakePostHog() as fresh:
         layouts = {t["id"]: t["layouts"]["sm"]["y"] for t in fresh.dashboard(412)["tiles"]}
     assert layouts == {9001: 0, 9002: 0, 9003: 5}
+
+
+async def test_insight_tile_created_streamed_moved_and_deleted(api: Api) -> None:
+    created = (await api.post("insights/", {"query": TRENDS, "dashboards": [388]})).json()
+    (tile_id,) = [t["id"] for t in created["dashboard_tiles"]]
+    streamed = streamed_tiles(await api.stream(388))
+    assert tile_id in [t["id"] for t in streamed]
+    moved = await api.post(
+        "dashboards/388/move_tile/", {"tile": {"id": tile_id}, "to_dashboard": 433}
+    )
+    assert tile_id not in [t["id"] for t in moved.json()["tiles"]]
+    assert [t["id"] for t in streamed_tiles(await api.stream(433))] == [tile_id]
+    seen = (await api.get(f"insights/{created['id']}/", params={"include_dashboards": "1"})).json()
+    assert seen["dashboards"] == [433]
+    assert (await api.post("dashboards/433/delete_tile/", {"tile_id": tile_id})).status == 204
+    assert streamed_tiles(await api.stream(433)) == []
+    assert (await api.get(f"insights/{created['id']}/")).status == 200  # the insight stays
+
+
+async def test_refresh_blocking_recomputes_on_get_and_on_the_stream() -> None:
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    async with (
+        FakePostHog(now=lambda: now, allow_pak_on_unscoped_actions=True) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        api = Api(server, session)
+        before = (await api.detail(388))["tiles"][0]["last_refresh"]
+        assert before != "2026-03-04T05:06:07Z"
+        events = await api.stream(388, refresh="force_blocking")
+        assert {t["last_refresh"] for t in streamed_tiles(events)} == {"2026-03-04T05:06:07Z"}
+        body = (await api.get("dashboards/412/", params={"refresh": "blocking"})).json()
+        assert body["last_refresh"] == "2026-03-04T05:06:07Z"

@@ -27,6 +27,7 @@ id   name                                   notes
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -444,7 +445,8 @@ def seed_dashboards(state: State, project_id: int, viewer_id: int) -> None:
         },
         [dict(tile) for tile in GROWTH_TILES],
     )
-    state.dashboards[412].sharing = GROWTH_SHARING
+    # A copy: every server changes its own sharing configuration, never the constant.
+    state.dashboards[412].sharing = copy.deepcopy(GROWTH_SHARING)
 
     when = "2025-10-02T17:20:08.004113Z"
     load(

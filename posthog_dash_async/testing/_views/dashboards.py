@@ -39,6 +39,7 @@ from ._common import (
 )
 
 __all__ = [
+    "apply_refresh",
     "cascade_delete",
     "create",
     "destroy",
@@ -265,11 +266,20 @@ def _duplicate_into(
 async def retrieve(ctx: RequestContext) -> web.StreamResponse:
     """GET ``dashboards/{id}/``; ``refresh=blocking`` recomputes; bumps ``last_accessed_at``."""
     dashboard = get_dashboard(ctx, ctx.params["id"])
-    refresh = last_param(ctx.query, "refresh")
-    if refresh in ("blocking", "force_blocking", "true"):
-        _recompute(ctx.state, dashboard)
+    apply_refresh(ctx, dashboard)
     dashboard.last_accessed_at = ctx.state.now_text()
     return dashboard_detail(ctx, dashboard)
+
+
+#: ``refresh`` values that compute fresh results before answering (GET and the stream).
+_BLOCKING = frozenset({"blocking", "force_blocking", "true", "1", "yes"})
+
+
+def apply_refresh(ctx: RequestContext, dashboard: Dashboard) -> None:
+    """``?refresh=blocking`` (or ``force_blocking``, ``true``): results computed now."""
+    refresh = last_param(ctx.query, "refresh")
+    if refresh is not None and refresh.lower() in _BLOCKING:
+        _recompute(ctx.state, dashboard)
 
 
 def _recompute(state: State, dashboard: Dashboard) -> None:

@@ -20,6 +20,7 @@ from ._common import (
     reset_transport,
     view_options,
 )
+from .dashboards import apply_refresh
 
 __all__ = ["overloaded", "sse_headers", "stream_tiles"]
 
@@ -33,6 +34,7 @@ async def stream_tiles(ctx: RequestContext) -> web.StreamResponse:
         raise overloaded(ctx)
     requested = last_param(ctx.query, "layoutSize") or last_param(ctx.query, "layout_size")
     size = "xs" if requested == "xs" else "sm"
+    apply_refresh(ctx, dashboard)
     dashboard.last_accessed_at = ctx.state.now_text()
     options = view_options(ctx, size)
     faults = copy.deepcopy(server.stream_faults)
