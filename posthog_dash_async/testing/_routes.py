@@ -59,7 +59,7 @@ _DASHBOARD_VIEWSET: tuple[Route, ...] = (
     R("PATCH",  "dashboards/{id}/",                       DASH_W,   dashboards.update),
     R("PUT",    "dashboards/{id}/",                       DASH_W,   dashboards.update),
     R("DELETE", "dashboards/{id}/",                       DASH_W,   dashboards.destroy),
-    # tiles.py
+    # tiles.py (PATCH "tiles" entries: tile_entries.py)
     R("PATCH",  "dashboards/{id}/move_tile/",             DASH_W,   tiles.move, ref=UNSCOPED),
     R("POST",   "dashboards/{id}/move_tile/",             DASH_W,   tiles.move, ref=ABSENT),
     R("POST",   "dashboards/{id}/copy_tile/",             DASH_W,   tiles.copy_tile),

@@ -1,7 +1,7 @@
 """``/dashboards/`` and ``/dashboards/{id}/``: list, create, retrieve, update, (no) delete.
 
-Tile entries of a PATCH are validated and applied by ``tiles.py``; ``use_template`` is resolved
-by ``templates.py``.
+Tile entries of a PATCH are validated and applied by ``tile_entries.py``; ``use_template``
+is resolved by ``templates.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .._drf import (
 )
 from .._loader import load_tile
 from .._state import Dashboard, State, User
-from . import templates, tiles
+from . import templates, tile_entries
 from ._common import (
     RequestContext,
     clean_tags,
@@ -322,10 +322,10 @@ async def update(ctx: RequestContext) -> web.StreamResponse:
         )
     filters = _check_filters(data, "filters")
     variables = _check_filters(data, "variables")
-    tile_entries = data.get("tiles")
-    if tile_entries is not None:
-        tile_entries = parse_list(tile_entries, "tiles")
-        unknown = [tiles.validate_entry(state, dashboard, entry) for entry in tile_entries]
+    entries = data.get("tiles")
+    if entries is not None:
+        entries = parse_list(entries, "tiles")
+        unknown = [tile_entries.validate_entry(state, dashboard, entry) for entry in entries]
         missing = [tile_id for tile_id in unknown if tile_id is not None]
         if missing:
             raise APIError.validation(f"Tile IDs not found on this dashboard: {missing}.", "tiles")
@@ -356,11 +356,11 @@ async def update(ctx: RequestContext) -> web.StreamResponse:
     elif fields_.get("deleted") is False and dashboard.deleted:
         dashboard.deleted = False
         _cascade_restore(state, dashboard)
-    for entry in tile_entries or []:
-        tiles.apply_entry(state, dashboard, entry, user)
+    for entry in entries or []:
+        tile_entries.apply_entry(state, dashboard, entry, user)
     duplicates = data.get("duplicate_tiles")
     if isinstance(duplicates, list):
-        tiles.duplicate_entries(state, dashboard, duplicates, user)
+        tile_entries.duplicate_entries(state, dashboard, duplicates, user)
     return dashboard_detail(ctx, dashboard)
 
 
