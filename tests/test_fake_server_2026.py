@@ -859,3 +859,14 @@ async def test_refresh_blocking_recomputes_on_get_and_on_the_stream() -> None:
         assert {t["last_refresh"] for t in streamed_tiles(events)} == {"2026-03-04T05:06:07Z"}
         body = (await api.get("dashboards/412/", params={"refresh": "blocking"})).json()
         assert body["last_refresh"] == "2026-03-04T05:06:07Z"
+
+
+async def test_ph_request_users_me_on_the_fake(server: FakePostHog) -> None:
+    import posthog_dash_async as pda
+
+    async with pda.AsyncPostHog(
+        api_key=server.api_key, host=server.url, project_id=server.project_id
+    ) as ph:
+        me = await ph.request("GET", "/api/users/@me/")
+    assert (me["id"], me["first_name"], me["team"]["project_id"]) == (1043, "Priya", 42)
+    assert server.requests[-1].path == "/api/users/@me/"
