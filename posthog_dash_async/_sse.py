@@ -27,7 +27,10 @@ Memory is bounded by ``max_event_bytes``: an event whose payload would exceed it
 longer than ``max_event_bytes + len(b"data: ")`` (the longest line that can still carry an
 acceptable payload), raises :class:`~posthog_dash_async.errors.EventTooLargeError` as soon as
 it is detected. Because the same limits apply to complete and to partially received lines,
-whether a stream is accepted does not depend on how it was split into chunks.
+whether a stream is accepted does not depend on how it was split into chunks. The peak stays
+within a small constant factor of the limit whatever the line shape: the data lines of one
+event go into one buffer (a million one-byte lines cost a million bytes, not a million
+objects), comment and other field lines are never kept, and a partial line is capped.
 
 Performance: the PostHog server sends ``data: <compact JSON>\\n\\n`` per event, with events
 from a few KB to several MB. Line ends are located with ``bytes.find`` (``memchr``); the
@@ -65,20 +68,21 @@ class SSEDecoder:
     :meth:`close` the decoder is back in its initial state and may decode another stream.
 
     If :meth:`feed` raises :class:`~posthog_dash_async.errors.EventTooLargeError`, events
-    completed earlier in the same chunk are not returned, and every further :meth:`feed`
-    raises it again until :meth:`close` resets the decoder.
+    completed earlier in the same chunk are not returned but kept for
+    :meth:`take_completed`, and every further :meth:`feed` raises it again until
+    :meth:`close` resets the decoder.
     """
 
     __slots__ = (
         "_at_start",
+        "_completed",
+        "_data",
         "_error",
         "_head",
         "_line",
         "_max_event_bytes",
         "_max_line",
-        "_parts",
         "_pending",
-        "_size",
         "_skip_lf",
     )
 
@@ -102,12 +106,16 @@ class SSEDecoder:
         self._line = bytearray()
         # The previous chunk ended in CR: an LF opening the next chunk belongs to that CRLF.
         self._skip_lf = False
-        # Values of the data lines of the current event, and the payload length they make.
-        self._parts: list[bytes] = []
-        self._size = 0
+        # The payload of the current event: None before its first data line, the value itself
+        # (bytes) after one, the values joined by LF (one growing bytearray) after several.
+        # One buffer whatever the number of lines: a million one-byte data lines cost a
+        # million bytes, not a million objects.
+        self._data: bytes | bytearray | None = None
         # A field line has been seen since the last blank line (close() reports it).
         self._pending = False
         self._error: EventTooLargeError | None = None
+        # The events the chunk that failed had completed before the failure.
+        self._completed: list[bytes] = []
 
     @property
     def max_event_bytes(self) -> int:
@@ -151,8 +159,15 @@ class SSEDecoder:
                 self._scan(chunk, pos, events)
         except EventTooLargeError as exc:
             self._error = exc
+            self._completed = events
             raise
         return events
+
+    def take_completed(self) -> list[bytes]:
+        """After :meth:`feed` raised: the payloads the failing chunk completed before the
+        oversized event, so that a caller can deliver them before the error (once)."""
+        completed, self._completed = self._completed, []
+        return completed
 
     def close(self) -> bool:
         """Signal EOF and reset the decoder.
@@ -161,7 +176,11 @@ class SSEDecoder:
         Returns True if such a partial event, or a partial line, was discarded.
         """
         discarded = bool(
-            self._pending or self._parts or self._line or self._head or self._error is not None
+            self._pending
+            or self._data is not None
+            or self._line
+            or self._head
+            or self._error is not None
         )
         self._reset()
         return discarded
@@ -180,10 +199,11 @@ class SSEDecoder:
             raise self._too_large(f"an unterminated line reached {n} bytes")
         # A growing data line of a multi-line event can be rejected before the line is done:
         # its value is at least n - len(b"data: ") bytes long.
+        data = self._data
         if (
-            self._parts
+            data is not None
             and line.startswith(b"data:")
-            and self._size + 1 + n - _LINE_SLACK > self._max_event_bytes
+            and len(data) + 1 + n - _LINE_SLACK > self._max_event_bytes
         ):
             raise self._too_large("its data exceeds the limit")
 
@@ -243,7 +263,7 @@ class SSEDecoder:
                     nxt < n
                     and chunk[nxt] == _LF
                     and startswith(_DATA_PREFIX, pos)
-                    and not self._parts
+                    and self._data is None
                 ):
                     emit(chunk[pos + _LINE_SLACK : end])
                     self._pending = False
@@ -280,12 +300,10 @@ class SSEDecoder:
     def _field(self, buf: bytes | bytearray, start: int, end: int, events: list[bytes]) -> None:
         """Interpret the line ``buf[start:end]`` (terminator excluded)."""
         if start == end:
-            if self._parts:
-                parts = self._parts
-                # join() hands back the single part itself for one-line events.
-                events.append(parts[0] if len(parts) == 1 else b"\n".join(parts))
-                self._parts = []
-                self._size = 0
+            data = self._data
+            if data is not None:
+                events.append(data if type(data) is bytes else bytes(data))
+                self._data = None
             self._pending = False
             return
         if buf[start] == _COLON:
@@ -301,12 +319,22 @@ class SSEDecoder:
             vstart += 1
             if vstart < end and buf[vstart] == _SPACE:
                 vstart += 1
-        value = bytes(memoryview(buf)[vstart:end]) if type(buf) is not bytes else buf[vstart:end]
-        size = self._size + len(value) + 1 if self._parts else len(value)
+        data = self._data
+        if data is None:
+            size = end - vstart
+            if size > self._max_event_bytes:
+                raise self._too_large(f"its data reached {size} bytes")
+            self._data = (
+                buf[vstart:end] if type(buf) is bytes else bytes(memoryview(buf)[vstart:end])
+            )
+            return
+        size = len(data) + 1 + end - vstart
         if size > self._max_event_bytes:
             raise self._too_large(f"its data reached {size} bytes")
-        self._size = size
-        self._parts.append(value)
+        if type(data) is bytes:
+            data = self._data = bytearray(data)
+        data += b"\n"
+        data += buf[vstart:end]
 
 
 def decode_all(data: bytes, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> list[bytes]:

@@ -38,6 +38,7 @@ from .errors import (
     MAX_BODY_KEPT,
     APITimeoutError,
     ClientStateError,
+    EventTooLargeError,
     NotFoundError,
     PostHogError,
     StreamDecodeError,
@@ -290,8 +291,10 @@ class TileStream:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resp: StreamResponse | None = None
         self._decoder: SSEDecoder | None = None
-        # Payloads the decoder completed that were not handed out yet.
+        # Payloads the decoder completed that were not handed out yet, and the error that
+        # stopped the decoder after them (raised once they are handed out).
         self._pending: deque[bytes] = deque()
+        self._deferred: EventTooLargeError | None = None
         # The events of the fallback path, when it ran.
         self._replay: deque[StreamEvent] | None = None
         self._opened = False
@@ -513,6 +516,10 @@ class TileStream:
                 raise StopAsyncIteration
             pending = self._pending
             while not pending:
+                deferred = self._deferred
+                if deferred is not None:
+                    self._deferred = None
+                    raise deferred
                 try:
                     chunk = await resp.readany()
                 except Exception as exc:
@@ -528,7 +535,15 @@ class TileStream:
                 if not chunk:
                     decoder.close()
                     raise self._incomplete()
-                pending.extend(decoder.feed(chunk))
+                try:
+                    pending.extend(decoder.feed(chunk))
+                except EventTooLargeError as exc:
+                    # Events that came before the oversized one are delivered first.
+                    completed = decoder.take_completed()
+                    if not completed:
+                        raise
+                    pending.extend(completed)
+                    self._deferred = exc
         except BaseException:
             await self.aclose()
             raise

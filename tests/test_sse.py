@@ -230,6 +230,17 @@ def test_oversized_event_raises(
     assert decoder.feed(b"data: ok\n\n") == [b"ok"]
 
 
+def test_events_completed_before_the_failure_in_the_same_chunk_are_kept() -> None:
+    decoder = SSEDecoder(max_event_bytes=10)
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: a\n\ndata: b\r\rdata: " + b"x" * 20)
+    assert decoder.take_completed() == [b"a", b"b"]
+    assert decoder.take_completed() == []
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"\n\ndata: x\n\n")
+    assert decoder.take_completed() == []
+
+
 def test_unterminated_line_is_never_buffered_past_the_limit() -> None:
     limit = 1000
     decoder = SSEDecoder(max_event_bytes=limit)
