@@ -21,7 +21,6 @@ from ._ascode import (
     copy_dashboard,
 )
 from ._cache import Cache, CacheStats
-from ._cache import Cache, CacheStats
 from ._client import AsyncPostHog
 from ._config import RateLimit, Timeout
 from ._document import (
@@ -102,8 +101,6 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ButtonTile",
-    "Cache",
-    "CacheStats",
     "ButtonTileDocument",
     "Cache",
     "CacheStats",
