@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Hashable
@@ -200,6 +201,11 @@ def _left_unclosed(loop: asyncio.AbstractEventLoop, upstream: _Upstream, token: 
     ``break`` without ``async with``): detach it from the loop's own thread."""
     if not loop.is_closed():
         loop.call_soon_threadsafe(upstream.leave, token)
+    warnings.warn(
+        "a shared tile stream was left open without being closed; use `async with`",
+        ResourceWarning,
+        stacklevel=1,
+    )
 
 
 def stream_key(stream: TileStream) -> Hashable | None:
@@ -289,6 +295,7 @@ class SharedTileStream(TileStream):
         self.fallback_used = False
         self.dashboard: Dashboard | None = None
         self.events_received = 0
+        self._reader: asyncio.Task[Any] | None = None  # the task inside __anext__
 
     def __repr__(self) -> str:
         return (
@@ -358,6 +365,15 @@ class SharedTileStream(TileStream):
     async def __anext__(self) -> StreamEvent:
         if self._shared_done:
             raise StopAsyncIteration
+        if self._reader is not None:
+            raise self._second_reader()
+        self._reader = asyncio.current_task()
+        try:
+            return await self._next()
+        finally:
+            self._reader = None
+
+    async def _next(self) -> StreamEvent:
         try:
             upstream = await self._attach()
             while self._cursor >= upstream.end_index:

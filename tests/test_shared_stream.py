@@ -306,15 +306,35 @@ async def test_past_the_replay_limit_newcomers_open_their_own_stream() -> None:
         assert streams(server, dashboard) == 2
 
 
+async def first_event_then_drop(stream: pda.TileStream) -> None:
+    async for _ in stream:
+        break
+
+
 async def test_a_consumer_dropped_without_closing_leaves() -> None:
     async with fake() as server:
         dashboard = await big_dashboard(server)
         server.set_stream_faults(tile_delay=0.05)
         async with connect(server, max_concurrency=1) as ph:
-            async for _ in ph.dashboards.stream_tiles(dashboard):
-                break
-            # No `async with`: the consumer is garbage-collected, detaches, and the
+            with pytest.warns(ResourceWarning, match="left open"):
+                await first_event_then_drop(ph.dashboards.stream_tiles(dashboard))
+            # No `async with`: the consumer is garbage-collected, warns, detaches, and the
             # upstream gives back the only permit.
             assert (await asyncio.wait_for(ph.dashboards.get(412), 5)).id == 412
             assert ph._stream_hub is not None
             assert ph._stream_hub.upstreams == 0
+
+
+async def test_two_tasks_reading_one_consumer_get_a_clear_error() -> None:
+    async with fake() as server:
+        dashboard = await big_dashboard(server)
+        server.set_stream_faults(tile_delay=0.2)
+        async with connect(server) as ph, ph.dashboards.stream_tiles(dashboard) as stream:
+            assert isinstance(await stream.__anext__(), pda.MetadataEvent)
+            first = asyncio.create_task(stream.__anext__())
+            await asyncio.sleep(0.05)  # the first task now waits for the next tile
+            with pytest.raises(pda.ClientStateError, match="already being read"):
+                await stream.__anext__()
+            assert isinstance(await first, pda.TileEvent)
+            # One reader at a time, not one task for ever: reading on from here works.
+            assert isinstance(await stream.__anext__(), pda.TileEvent)
