@@ -83,7 +83,7 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029" + _BIDI + "]")
 
 def json_text(encoded: str) -> str:
     """Encoded JSON with DEL, C1 controls, bidi controls and U+2028/U+2029 written as
-    ``\\uXXXX`` escapes: the same data, decoded, and nothing a terminal acts on.
+    ``\\u`` hex escapes: the same data, decoded, and nothing a terminal acts on.
 
     (The encoder already escapes the C0 controls, ESC included.)
     """
