@@ -26,9 +26,7 @@ import asyncio
 import copy
 import warnings
 import weakref
-from collections import deque
 from collections.abc import Hashable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -208,25 +206,18 @@ def _left_unclosed(loop: asyncio.AbstractEventLoop, upstream: _Upstream, token: 
     )
 
 
-def stream_key(stream: TileStream) -> Hashable | None:
-    """What makes two unopened streams the same request: every setting of a fresh
-    :class:`TileStream` (dashboard, layout size, fallback, timeout, overrides, ...) but its
-    client. ``None`` when a setting cannot be compared (the stream is then not shared)."""
-    try:
-        settings = {k: v for k, v in vars(stream).items() if k != "_client"}
-        return _key_encode(sorted(settings.items()))
-    except (TypeError, msgspec.EncodeError):
-        return None
-
-
-def _plain(value: Any) -> Any:
-    # Containers of a fresh stream's state (an empty deque, ...) compare by their items.
-    if isinstance(value, (deque, set, frozenset)):
-        return sorted(value, key=repr) if not isinstance(value, deque) else list(value)
-    raise TypeError(f"cannot compare {type(value).__name__}")
-
-
-_key_encode = msgspec.json.Encoder(enc_hook=_plain).encode
+def stream_key(stream: TileStream) -> Hashable:
+    """What makes two unopened streams the same request: the dashboard, the layout size,
+    the fallback switch, the per-call timeout and the encoded query parameters (refresh and
+    the overrides). Built from the request's settings only, so a new piece of a stream's
+    internal state can never make two identical requests look different."""
+    return (
+        stream.dashboard_id,
+        stream.layout_size,
+        stream.fallback,
+        stream._timeout,
+        tuple(stream._params),
+    )
 
 
 class StreamHub:
@@ -313,14 +304,6 @@ class SharedTileStream(TileStream):
             await self.aclose()
             raise
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Detach this consumer (idempotent); the last one to leave closes the upstream."""
@@ -446,7 +429,4 @@ def share_stream(client: AsyncPostHog, stream: TileStream) -> TileStream:
     hub = client._stream_hub
     if hub is None:
         return stream
-    key = stream_key(stream)
-    if key is None:
-        return stream
-    return hub.share(key, stream)
+    return hub.share(stream_key(stream), stream)

@@ -259,6 +259,21 @@ async def test_different_parameters_do_not_share() -> None:
         assert streams(server, 412) == 1
 
 
+async def test_overrides_are_part_of_what_is_shared() -> None:
+    async with fake() as server:
+        dashboard = await big_dashboard(server)
+        server.set_stream_faults(tile_delay=0.01)
+        async with connect(server) as ph:
+            await asyncio.gather(
+                ph.dashboards.stream_tiles(dashboard, refresh="blocking").collect(),
+                ph.dashboards.stream_tiles(dashboard, refresh="blocking").collect(),
+                ph.dashboards.stream_tiles(
+                    dashboard, filters_override={"date_from": "-7d"}
+                ).collect(),
+            )
+        assert streams(server, dashboard) == 2
+
+
 async def test_a_stream_after_the_end_opens_a_fresh_upstream() -> None:
     async with fake() as server, connect(server) as ph:
         await ph.dashboards.stream_tiles(412).collect()
