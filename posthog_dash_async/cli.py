@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from ._cli.argtypes import non_negative_int, positive_int, seconds
 from ._cli.ascode import add_ascode_parsers
 from ._cli.exits import (
     EXIT_AUTH,
@@ -59,36 +60,6 @@ try it without an account: posthog-dash demo
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
 def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The options of every command that talks to PostHog.
 
@@ -118,21 +89,21 @@ def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
     group.add_argument(
         "--max-retries",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=default(2),
         metavar="N",
         help="retries of a failed request (default 2)",
     )
     group.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=default(None),
         metavar="SECONDS",
         help="limit for each request, and for the wait between two stream events",
     )
     group.add_argument(
         "--max-concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=default(16),
         metavar="N",
         help="requests in flight at once (default 16)",
@@ -191,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, description=help_text, parents=parents)
 
     p = command("list", "list every dashboard (all pages)")
-    p.add_argument("--page-size", type=_positive_int, default=100, metavar="N")
+    p.add_argument("--page-size", type=positive_int, default=100, metavar="N")
     p.add_argument("--tag", action="append", help="only dashboards with this tag (repeatable)")
     p.add_argument("--search", help="text search (recent PostHog versions)")
     p.add_argument(
@@ -281,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--creation-context", help="free text recorded by PostHog's analytics")
 
     p = command("view", "serve a live web view of one dashboard on 127.0.0.1", json=False)
-    p.add_argument("id", type=_positive_int, metavar="ID")
+    p.add_argument("id", type=positive_int, metavar="ID")
     add_web_arguments(p)
 
     add_serve_parser(sub)
@@ -291,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the SDK end to end against an embedded fake server (no account needed)",
         description="Start an embedded FakePostHog and run the SDK's main job against it.",
     )
-    p.add_argument("--page-size", type=_positive_int, default=3, help="list page size")
+    p.add_argument("--page-size", type=positive_int, default=3, help="list page size")
     p.add_argument(
         "--tile-delay",
         type=float,

@@ -28,6 +28,7 @@ import msgspec
 from .. import _ascode
 from .._document import DashboardDocument
 from ..errors import PostHogError
+from .argtypes import positive_int
 
 if TYPE_CHECKING:
     from .._client import AsyncPostHog
@@ -55,7 +56,7 @@ _SHOWN = 72
 def add_ascode_parsers(command: Any) -> None:
     """Add pull, plan, apply and copy with ``command(name, help)`` of the main parser."""
     p = command("pull", "write dashboards as documents (JSON files) into a directory")
-    p.add_argument("ids", type=_positive, nargs="*", metavar="ID", help="dashboard ids")
+    p.add_argument("ids", type=positive_int, nargs="*", metavar="ID", help="dashboard ids")
     p.add_argument("--all", action="store_true", help="every dashboard of the project")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
     p.add_argument(
@@ -78,7 +79,7 @@ def add_ascode_parsers(command: Any) -> None:
     p.add_argument("--yes", action="store_true", help="apply without asking")
 
     p = command("copy", "copy a dashboard to another project or PostHog instance")
-    p.add_argument("id", type=_positive, metavar="ID")
+    p.add_argument("id", type=positive_int, metavar="ID")
     p.add_argument("--to-host", required=True, metavar="URL", help="the target PostHog URL")
     p.add_argument("--to-project", required=True, metavar="N", help="the target project id")
     p.add_argument(
@@ -92,16 +93,6 @@ def add_ascode_parsers(command: Any) -> None:
         action="store_true",
         help="leave out tiles a document cannot describe",
     )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _usage(message: str) -> Exception:

@@ -17,39 +17,10 @@ import shlex
 from typing import IO, Any
 
 from .._config import ENV_API_KEY, ENV_HOST, ENV_PROJECT_ID
+from .argtypes import delay, port, positive_int
 from .exits import EXIT_OK, EXIT_USAGE, PROG
 
 __all__ = ["add_serve_parser", "export_lines", "run_serve"]
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
-    return value
-
-
-def _project(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _delay(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 <= value <= 60:
-        raise argparse.ArgumentTypeError(f"expected 0 to 60 seconds, got {text!r}")
-    return value
 
 
 def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
@@ -64,7 +35,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--host", dest="bind_host", default="127.0.0.1", help="address to bind")
-    p.add_argument("--port", type=_port, default=8010, help="port (0 picks a free one)")
+    p.add_argument("--port", type=port, default=8010, help="port (0 picks a free one)")
     p.add_argument("--api-key", dest="serve_api_key", metavar="KEY", help="fixed key to accept")
     p.add_argument(
         "--scopes",
@@ -72,7 +43,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
         default="*",
         help="scopes of the key (default '*': every scope), e.g. dashboard:read,insight:read",
     )
-    p.add_argument("--project-id", type=_project, default=42)
+    p.add_argument("--project-id", type=positive_int, default=42)
     p.add_argument("--no-seed", action="store_true", help="start with an empty project")
     p.add_argument(
         "--allow-pak-on-unscoped-actions",
@@ -80,7 +51,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
         help="accept the key on stream_tiles and create_from_template_json (PostHog refuses it)",
     )
     p.add_argument(
-        "--tile-delay", type=_delay, default=0.0, metavar="SECONDS", help="delay per streamed tile"
+        "--tile-delay", type=delay, default=0.0, metavar="SECONDS", help="delay per streamed tile"
     )
     return p
 

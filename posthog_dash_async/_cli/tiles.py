@@ -15,6 +15,7 @@ from .._wire import UNSET
 from ..errors import InvalidArgumentError
 from ..models import Dashboard, Tile, TileLayout
 from ..resources.tiles import REORDER_LAYOUTS, check_layouts
+from .argtypes import positive_int
 
 if TYPE_CHECKING:
     from .._client import AsyncPostHog
@@ -45,16 +46,6 @@ def parse_layout(text: str) -> TileLayout:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def add_tiles_parser(
     parser: argparse.ArgumentParser, parents: list[argparse.ArgumentParser]
 ) -> None:
@@ -64,7 +55,7 @@ def add_tiles_parser(
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
         q = actions.add_parser(name, parents=parents, help=text, description=text)
-        q.add_argument("id", type=_positive, metavar="ID", help="the dashboard")
+        q.add_argument("id", type=positive_int, metavar="ID", help="the dashboard")
         return q
 
     action("list", "the dashboard's tiles and where they sit")
@@ -75,7 +66,7 @@ def add_tiles_parser(
     _layout_options(q)
 
     q = action("edit", "change a tile's text (text tiles), colour or layout (any tile)")
-    q.add_argument("tile", type=_positive, metavar="TILE")
+    q.add_argument("tile", type=positive_int, metavar="TILE")
     q.add_argument("--body", metavar="TEXT", help="new markdown (text tiles only)")
     colour = q.add_mutually_exclusive_group()
     colour.add_argument("--color", help="new colour")
@@ -83,11 +74,11 @@ def add_tiles_parser(
     _layout_options(q)
 
     q = action("copy", "copy a tile onto another dashboard (same insight or text)")
-    q.add_argument("tile", type=_positive, metavar="TILE")
-    q.add_argument("--to", type=_positive, required=True, metavar="ID", help="destination")
+    q.add_argument("tile", type=positive_int, metavar="TILE")
+    q.add_argument("--to", type=positive_int, required=True, metavar="ID", help="destination")
 
     q = action("reorder", "put tiles in this order (their layouts are repacked)")
-    q.add_argument("tiles", type=_positive, nargs="+", metavar="TILE")
+    q.add_argument("tiles", type=positive_int, nargs="+", metavar="TILE")
     q.add_argument(
         "--layout",
         choices=REORDER_LAYOUTS,
@@ -96,7 +87,7 @@ def add_tiles_parser(
     )
 
     q = action("delete", "remove a tile (its insight or text stays)")
-    q.add_argument("tile", type=_positive, metavar="TILE")
+    q.add_argument("tile", type=positive_int, metavar="TILE")
 
 
 def _layout_options(q: argparse.ArgumentParser) -> None:

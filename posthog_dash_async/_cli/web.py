@@ -12,6 +12,8 @@ import webbrowser
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .argtypes import port
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -29,7 +31,7 @@ def add_web_arguments(parser: Any, *, default_port: int = DEFAULT_PORT) -> None:
     """``--port`` and ``--no-open``, as ``view`` and ``demo --web`` take them."""
     parser.add_argument(
         "--port",
-        type=_port,
+        type=port,
         default=default_port,
         metavar="N",
         help=f"local port of the page (default {default_port}; 0 picks a free one)",
@@ -37,18 +39,6 @@ def add_web_arguments(parser: Any, *, default_port: int = DEFAULT_PORT) -> None:
     parser.add_argument(
         "--no-open", action="store_true", help="do not open a browser, only print the address"
     )
-
-
-def _port(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
-    return value
 
 
 async def start_view(ph: AsyncPostHog, dashboard_id: int, port: int) -> tuple[web.AppRunner, str]:
