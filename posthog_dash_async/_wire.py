@@ -216,6 +216,31 @@ def check_str_list(name: str, value: object) -> list[str]:
     return items
 
 
+#: PostHog's longest ``search`` term on dashboards and insights (longer ones answer 400).
+MAX_SEARCH = 200
+
+
+def page_params(limit: object, offset: object) -> list[tuple[str, str]]:
+    """The ``limit`` (a positive int) and ``offset`` (an int >= 0) of a list call, checked;
+    those given as ``None`` are left out."""
+    params: list[tuple[str, str]] = []
+    if limit is not None:
+        params.append(("limit", str(check_id("limit", limit))))
+    if offset is not None:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise errors.InvalidArgumentError(f"offset must be an int >= 0, got {offset!r}")
+        params.append(("offset", str(offset)))
+    return params
+
+
+def check_search(search: object) -> str:
+    """A ``search`` term of dashboards or insights: a string of at most ``MAX_SEARCH``."""
+    term: str = check_type("search", search, str, "a string")
+    if len(term) > MAX_SEARCH:
+        raise errors.InvalidArgumentError(f"search must be at most {MAX_SEARCH} characters")
+    return term
+
+
 def body_from(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON body of the given keyword arguments, leaving out those that are ``UNSET``."""
     return {key: value for key, value in fields.items() if value is not UNSET}

@@ -14,7 +14,16 @@ from .._document import DashboardDocument
 from .._pagination import iterate_dashboards
 from .._shared_stream import share_stream
 from .._streaming import TileStream
-from .._wire import UNSET, UnsetType, check_choice, check_id, check_str_list, check_type
+from .._wire import (
+    UNSET,
+    UnsetType,
+    check_choice,
+    check_id,
+    check_search,
+    check_str_list,
+    check_type,
+    page_params,
+)
 from ..errors import InvalidArgumentError
 from ..models import Dashboard, DashboardSummary, Page, RunInsightsResult
 from .collaborators import Collaborators
@@ -40,7 +49,6 @@ REFRESH_MODES = (
 )
 RESTRICTION_LEVELS = (21, 37)
 LAYOUT_SIZES = ("sm", "xs")
-MAX_SEARCH = 200
 MAX_NAME = 400
 
 _dashboard = msgspec.json.Decoder(Dashboard)
@@ -173,13 +181,7 @@ class Dashboards:
         search: str | None,
         folder: str | None,
     ) -> list[tuple[str, str]]:
-        params: list[tuple[str, str]] = []
-        if limit is not None:
-            params.append(("limit", str(check_id("limit", limit))))
-        if offset is not None:
-            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-                raise InvalidArgumentError(f"offset must be an int >= 0, got {offset!r}")
-            params.append(("offset", str(offset)))
+        params = page_params(limit, offset)
         if tags is not None:
             params.extend(("tags", tag) for tag in check_str_list("tags", tags))
         if exclude_generated is not None:
@@ -190,10 +192,7 @@ class Dashboards:
                 ("creation_mode", check_choice("creation_mode", creation_mode, CREATION_MODES))
             )
         if search is not None:
-            check_type("search", search, str, "a string")
-            if len(search) > MAX_SEARCH:
-                raise InvalidArgumentError(f"search must be at most {MAX_SEARCH} characters")
-            params.append(("search", search))
+            params.append(("search", check_search(search)))
         if folder is not None:
             check_type("folder", folder, str, "a folder path string ('' for the root)")
             params.append(("folder", folder))

@@ -18,7 +18,15 @@ import msgspec
 from .. import _wire
 from .._config import Timeout
 from .._pagination import iterate_pages
-from .._wire import UNSET, UnsetType, check_id, check_str_list, check_type
+from .._wire import (
+    UNSET,
+    UnsetType,
+    check_id,
+    check_search,
+    check_str_list,
+    check_type,
+    page_params,
+)
 from ..errors import InvalidArgumentError
 from ..models import Insight, Page
 
@@ -28,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["Insights", "check_insight_id"]
 
 MAX_NAME = 400
-MAX_SEARCH = 200
 _SHORT_ID: Final = re.compile(r"[A-Za-z0-9]{8}")
 #: Newer servers send an insight's deprecated ``dashboards`` ids only when asked; the
 #: model falls back to its ``dashboard_tiles`` when they are not sent.
@@ -197,18 +204,9 @@ class Insights:
         saved: bool | None,
         short_id: str | None,
     ) -> builtins.list[tuple[str, str]]:
-        params: builtins.list[tuple[str, str]] = []
-        if limit is not None:
-            params.append(("limit", str(check_id("limit", limit))))
-        if offset is not None:
-            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-                raise InvalidArgumentError(f"offset must be an int >= 0, got {offset!r}")
-            params.append(("offset", str(offset)))
+        params = page_params(limit, offset)
         if search is not None:
-            check_type("search", search, str, "a string")
-            if len(search) > MAX_SEARCH:
-                raise InvalidArgumentError(f"search must be at most {MAX_SEARCH} characters")
-            params.append(("search", search))
+            params.append(("search", check_search(search)))
         if saved is not None:
             check_type("saved", saved, bool, "a bool")
             params.append(("saved", "true" if saved else "false"))

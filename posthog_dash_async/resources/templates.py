@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from .._config import Timeout
-from .._wire import check_choice, check_id, check_type, check_uuid
-from ..errors import InvalidArgumentError
+from .._wire import check_choice, check_type, check_uuid, page_params
 from ..models import DashboardTemplate, Page
 
 if TYPE_CHECKING:
@@ -71,12 +70,7 @@ class Templates:
             params.append(("is_featured", "true" if is_featured else "false"))
         if ordering is not None:
             params.append(("ordering", check_choice("ordering", ordering, TEMPLATE_ORDERINGS)))
-        if limit is not None:
-            params.append(("limit", str(check_id("limit", limit))))
-        if offset is not None:
-            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-                raise InvalidArgumentError(f"offset must be an int >= 0, got {offset!r}")
-            params.append(("offset", str(offset)))
+        params.extend(page_params(limit, offset))
         return await self._client._call(
             "GET", "dashboard_templates/", _decode_page, params=params or None, timeout=timeout
         )
