@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from .errors import InvalidArgumentError
-from .models import Dashboard, Tile, TileLayout
+from .models import Dashboard, Tile, TileLayout, lenient_int
 
 __all__ = [
     "DOCUMENT_VERSION",
@@ -451,7 +451,7 @@ def server_layouts(raw: Any) -> TileLayouts:
             value = raw.get(size)
             if not isinstance(value, dict):
                 continue
-            numbers = [_as_int(value.get(k)) for k in ("x", "y", "w", "h")]
+            numbers = [lenient_int(value.get(k)) for k in ("x", "y", "w", "h")]
             if any(n is None for n in numbers):
                 continue
             x, y, w, h = (int(n) for n in numbers if n is not None)
@@ -463,21 +463,6 @@ def server_layouts(raw: Any) -> TileLayouts:
                 continue
             sizes[size] = layout
     return TileLayouts(**sizes)
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
 
 
 class UnsupportedTile(msgspec.Struct, frozen=True):

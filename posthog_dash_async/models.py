@@ -209,7 +209,9 @@ class Layout(_Model, frozen=True):
     h: int | None = None
 
 
-def _as_int(value: Any) -> int | None:
+def lenient_int(value: Any) -> int | None:
+    """A layout number as servers have stored it (int, whole float or numeric string);
+    ``None`` for anything else, booleans included."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -267,10 +269,10 @@ class Tile(_Model, frozen=True):
         if not isinstance(raw, dict):
             return None
         return Layout(
-            x=_as_int(raw.get("x")),
-            y=_as_int(raw.get("y")),
-            w=_as_int(raw.get("w")),
-            h=_as_int(raw.get("h")),
+            x=lenient_int(raw.get("x")),
+            y=lenient_int(raw.get("y")),
+            w=lenient_int(raw.get("w")),
+            h=lenient_int(raw.get("h")),
         )
 
 
