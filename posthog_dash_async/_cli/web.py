@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .argtypes import port
+from .exits import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -23,8 +24,6 @@ __all__ = ["DEFAULT_PORT", "add_web_arguments", "demo_dashboard", "run_demo_web"
 
 DEFAULT_PORT = 8020
 BIND_HOST = "127.0.0.1"
-EXIT_OK = 0
-EXIT_USAGE = 2
 
 
 def add_web_arguments(parser: Any, *, default_port: int = DEFAULT_PORT) -> None:
