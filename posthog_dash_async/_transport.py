@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._config import ProxyRoute, Timeout, host_is_loopback, resolve_proxy
@@ -304,6 +305,102 @@ def _send_once() -> Callable[..., Awaitable[aiohttp.ClientResponse]]:
     return once
 
 
+class _ReadDeadlineHandler(ResponseHandler):
+    """aiohttp's response protocol, with its ``sock_read`` timeout kept as a deadline.
+
+    aiohttp re-arms an event-loop timer for every chunk it receives: one timer cancelled
+    and one scheduled per chunk, and for every request at least twice (when the request is
+    written and when the answer arrives). Each is a timer-heap operation whose comparisons
+    run as Python code, which on a small response costs about as much as the rest of the
+    SDK's own work. Here a chunk only moves the deadline; one timer per connection, armed
+    when none is or when a new deadline is earlier than the armed one, checks the deadline
+    when it fires and re-arms itself for what is left. The timeout fires at the same
+    moment as aiohttp's own, with the same exception; a timer whose request has ended
+    finds no deadline and lapses, and one is cancelled outright when the connection is
+    lost.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self._read_deadline: float | None = None
+        self._armed_at: float | None = None
+
+    def _reschedule_timeout(self) -> None:
+        timeout = self._read_timeout
+        if not timeout:
+            self._read_deadline = None
+            return
+        deadline = self._loop.time() + timeout
+        self._read_deadline = deadline
+        armed = self._armed_at
+        if armed is None or deadline < armed:
+            self._arm(deadline)
+
+    def _drop_timeout(self) -> None:
+        # Nothing is being waited for: the armed timer, if any, finds no deadline.
+        self._read_deadline = None
+
+    def _arm(self, when: float) -> None:
+        handle = self._read_timeout_handle
+        if handle is not None:
+            handle.cancel()
+        self._armed_at = when
+        self._read_timeout_handle = self._loop.call_at(when, self._deadline_reached)
+
+    def _deadline_reached(self) -> None:
+        armed = self._armed_at
+        self._read_timeout_handle = None
+        self._armed_at = None
+        deadline = self._read_deadline
+        if deadline is None:
+            return
+        if armed is not None and deadline > armed:
+            # Bytes arrived since this timer was armed: wait for the rest.
+            self._arm(deadline)
+            return
+        self._read_deadline = None
+        self._on_read_timeout()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        handle = self._read_timeout_handle
+        if handle is not None:
+            handle.cancel()
+            self._read_timeout_handle = None
+            self._armed_at = None
+        super().connection_lost(exc)
+
+
+#: The parts of aiohttp's ``ResponseHandler`` that :class:`_ReadDeadlineHandler` relies on
+#: (stable since aiohttp 3.7); without any of them, the connector keeps aiohttp's own.
+_HANDLER_HOOKS = (
+    "_reschedule_timeout",
+    "_drop_timeout",
+    "_on_read_timeout",
+    "start_timeout",
+    "connection_lost",
+)
+
+
+def _read_deadlines_supported() -> bool:
+    return all(callable(getattr(ResponseHandler, name, None)) for name in _HANDLER_HOOKS)
+
+
+def make_connector(limit: int) -> aiohttp.TCPConnector:
+    """The connector of a session the client creates: at most ``limit`` connections, whose
+    protocol keeps the read timeout as a deadline (:class:`_ReadDeadlineHandler`) where this
+    aiohttp allows it."""
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0)
+    factory = getattr(connector, "_factory", None)
+    if (
+        isinstance(factory, functools.partial)
+        and factory.func is ResponseHandler
+        and _read_deadlines_supported()
+    ):
+        make: type[ResponseHandler] = _ReadDeadlineHandler
+        connector._factory = functools.partial(make, *factory.args, **factory.keywords)
+    return connector
+
+
 def retries_off_supported(session: aiohttp.ClientSession) -> bool:
     """Whether this aiohttp has the session switch for its re-send of idempotent requests
     on a dropped connection (``_retry_connection``, private but stable since 3.9)."""
@@ -483,7 +580,7 @@ class Transport:
                 defaults.update(auth)
             else:
                 self._request_headers = auth or None
-            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
+            connector = make_connector(self._max_connections)
             session = aiohttp.ClientSession(
                 connector=connector,
                 headers=defaults,

@@ -12,9 +12,11 @@ import aiohttp
 import pytest
 from _loopback import KEY, Handler, Loopback, RecordingSleep, answer, client, closed_port
 from aiohttp import web
+from aiohttp.client_proto import ResponseHandler
 
 import posthog_dash_async as pda
 from posthog_dash_async._limiter import SlidingWindowLimiter
+from posthog_dash_async._transport import _ReadDeadlineHandler, make_connector
 
 OK = b'{"ok":true}'
 DASHBOARD = b'{"id":1,"name":"d","tiles":[]}'
@@ -155,3 +157,116 @@ async def test_connection_refused_is_an_api_connection_error_with_its_cause() ->
 def test_invalid_timeouts_are_refused_before_sending(value: object) -> None:
     with pytest.raises(pda.InvalidArgumentError):
         pda.Timeout.coerce(value)  # type: ignore[arg-type]
+
+
+# --- the read timeout as a deadline (transport._ReadDeadlineHandler) --------------------
+
+
+def trickle(pieces: int, gap: float, then_stall: float = 0.0) -> Handler:
+    """A JSON body sent one byte of padding at a time, ``gap`` seconds apart, optionally
+    stalling ``then_stall`` seconds before its last byte."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for _ in range(pieces):
+            await response.write(b" ")
+            await asyncio.sleep(gap)
+        await asyncio.sleep(then_stall)
+        await response.write_eof(OK)
+        return response
+
+    return handler
+
+
+def protocols(ph: pda.AsyncPostHog) -> list[object]:
+    session = ph._transport._session
+    assert session is not None
+    assert session.connector is not None
+    conns = session.connector._conns
+    return [proto for entries in conns.values() for proto, _ in entries]
+
+
+async def test_a_body_that_keeps_arriving_outlasts_the_read_timeout_many_times() -> None:
+    # 12 pieces 0.04 s apart: the whole body takes ~0.5 s, five times the read timeout,
+    # and no gap between two pieces comes near it.
+    async with (
+        Loopback(trickle(12, 0.04)) as srv,
+        client(srv.url, timeout=pda.Timeout(read=0.1), max_retries=0) as ph,
+    ):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await ph.request("GET", "dashboards/") == {"ok": True}
+        assert loop.time() - started > 0.4
+
+
+async def test_a_body_that_stalls_times_out_one_read_timeout_after_its_last_bytes() -> None:
+    async with (
+        Loopback(trickle(6, 0.04, then_stall=5.0)) as srv,
+        client(srv.url, timeout=pda.Timeout(read=0.15), max_retries=0) as ph,
+    ):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(pda.APITimeoutError) as info:
+            await ph.request("GET", "dashboards/")
+        waited = loop.time() - started
+    assert isinstance(info.value.__cause__, aiohttp.ServerTimeoutError)
+    # The last piece arrives at ~0.2 s; the deadline is 0.15 s later, not 0.15 s after
+    # the first piece nor at the 5 s stall's end.
+    assert 0.3 <= waited < 1.5
+
+
+async def test_a_shorter_read_timeout_on_a_reused_connection_is_not_held_up() -> None:
+    # The first call leaves its connection in the pool with a timer armed ~30 s ahead; the
+    # second call on that connection asks for 0.05 s and must get it.
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/slow/"):
+            await asyncio.sleep(3.0)
+        return web.Response(body=OK, content_type="application/json")
+
+    async with (
+        Loopback(handler) as srv,
+        client(srv.url, max_concurrency=1, timeout=pda.Timeout(read=30.0), max_retries=0) as ph,
+    ):
+        assert await ph.request("GET", "fast/") == {"ok": True}
+        assert len(protocols(ph)) == 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(pda.APITimeoutError):
+            await ph.request("GET", "slow/", timeout=pda.Timeout(read=0.05))
+        assert loop.time() - started < 1.0
+
+
+async def test_pooled_connections_keep_the_read_timeout_as_a_deadline() -> None:
+    async with (
+        Loopback(answer(200, OK)) as srv,
+        client(srv.url, max_retries=0) as ph,
+    ):
+        for _ in range(3):
+            assert await ph.request("GET", "dashboards/") == {"ok": True}
+        (proto,) = protocols(ph)
+        assert isinstance(proto, _ReadDeadlineHandler)
+        # The request is over: nothing is awaited, whatever timer is still armed lapses.
+        assert proto._read_deadline is None
+        loop = asyncio.get_running_loop()
+        armed = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+        assert len([h for h in armed if h._callback == proto._deadline_reached]) <= 1
+    # Closed with the client: no timer is left holding the connection.
+    await asyncio.sleep(0)
+    assert proto._read_timeout_handle is None
+    assert not [
+        h
+        for h in loop._scheduled  # type: ignore[attr-defined]
+        if not h.cancelled() and h._callback == proto._deadline_reached
+    ]
+
+
+async def test_without_the_hooks_it_needs_the_connector_keeps_aiohttps_protocol(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(ResponseHandler, "_reschedule_timeout")
+    connector = make_connector(4)
+    try:
+        assert connector._factory.func is ResponseHandler  # type: ignore[attr-defined]
+    finally:
+        await connector.close()
