@@ -26,6 +26,7 @@ from ._config import (
     resolve_settings,
 )
 from ._limiter import Limiter, make_limiter
+from ._permits import Permits
 from ._retry import RetryPolicy
 from ._transport import Response, StreamResponse, Transport, TransportError
 from .errors import ClientStateError, InvalidArgumentError, ResponseDecodeError
@@ -155,7 +156,7 @@ class AsyncPostHog:
         )
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._semaphore: Permits | None = None
         self._closed = False
         # Identical GETs in flight are sent once (coalesce) and answers may be kept a
         # moment (cache); concurrent identical tile streams share one upstream.
@@ -250,13 +251,13 @@ class AsyncPostHog:
                 source=self,
             )
 
-    def _bind_loop(self) -> asyncio.Semaphore:
+    def _bind_loop(self) -> Permits:
         if self._closed:
             raise ClientStateError("this AsyncPostHog client is closed")
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
-            self._semaphore = asyncio.Semaphore(self.max_concurrency)
+            self._semaphore = Permits(self.max_concurrency)
         elif self._loop is not loop:
             raise ClientStateError(
                 "this AsyncPostHog client is bound to another event loop; create one client "
@@ -311,7 +312,7 @@ class AsyncPostHog:
         socket failures, already wrapped) and error statuses are retried; cancellation and
         any other exception leave at once, with the permit and the limiter slot given back.
         """
-        semaphore = self._bind_loop()
+        permits = self._bind_loop()
         url = self.url_for(path)
         headers = None if body is None else _BODY_HEADERS
         limits = self.timeout if timeout is None else Timeout.coerce(timeout)
@@ -327,7 +328,9 @@ class AsyncPostHog:
             failure: TransportError | None = None
             # Waiting for the permit and the limiter happens before aiohttp starts the
             # request's timers, so it never eats into the request's timeouts.
-            async with semaphore:
+            if not permits.take():
+                await permits.acquire()
+            try:
                 if limiter is not None:
                     waited = await limiter.begin()
                     if waited > 0.05:
@@ -335,20 +338,14 @@ class AsyncPostHog:
                             "rate limiter: waited %.2f s to stay under the per-key limits", waited
                         )
                 try:
-                    resp = await send(
-                        method,
-                        url,
-                        headers=headers,
-                        params=params,
-                        body=body,
-                        timeout=limits,
-                        once=once,
-                    )
+                    resp = await send(method, url, headers, params, body, limits, once)
                 except TransportError as exc:
                     failure = exc
                 finally:
                     if limiter is not None:
                         limiter.end()
+            finally:
+                permits.release()
             if resp is not None:
                 status = resp.status
                 if debug:
@@ -539,7 +536,7 @@ class AsyncPostHog:
         then closed. The same retry policy as :meth:`_send` applies, but only until the
         response starts: once events flow, a retry would replay the whole stream.
         """
-        semaphore = self._bind_loop()
+        permits = self._bind_loop()
         url = self.url_for(path)
         # The body is consumed as sent (no decompression), so no compression is offered.
         headers = {"Accept": accept, "Accept-Encoding": "identity"}
@@ -547,7 +544,7 @@ class AsyncPostHog:
         limiter = self._limiter
         attempt = 0
         while True:
-            await semaphore.acquire()
+            await permits.acquire()
             resp: StreamResponse | None = None
             try:
                 if limiter is not None:
@@ -567,10 +564,10 @@ class AsyncPostHog:
                     if limiter is not None:
                         limiter.end()
             except TransportError as exc:
-                semaphore.release()
+                permits.release()
                 wait, reason = self._after_failure("GET", exc, attempt)
             except BaseException:
-                semaphore.release()
+                permits.release()
                 raise
             else:
                 if resp.status < 300:
@@ -579,7 +576,7 @@ class AsyncPostHog:
                     body = await resp.read()
                 finally:
                     resp.close()
-                    semaphore.release()
+                    permits.release()
                 wait, reason = self._after_status(
                     "GET", url, resp.status, resp.headers, body, attempt
                 )
@@ -595,4 +592,4 @@ class AsyncPostHog:
                 else:
                     resp.close()
             finally:
-                semaphore.release()
+                permits.release()

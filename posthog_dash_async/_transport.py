@@ -533,6 +533,9 @@ class Transport:
         self._request_headers: dict[str, str] | None = None
         # Keyword arguments of every request; filled when the session is made.
         self._kwargs: dict[str, Any] = {}
+        # The aiohttp timeout of the Timeout last sent with (nearly always the client's).
+        self._last_timeout: Timeout | None = None
+        self._last_client_timeout: aiohttp.ClientTimeout | None = None
         self.proxy: ProxyRoute | None = None
 
     def _headers(self, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
@@ -693,10 +696,9 @@ class Transport:
         self,
         method: str,
         url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Any = None,
-        body: bytes | None = None,
+        headers: Mapping[str, str] | None,
+        params: Any,
+        body: bytes | None,
         timeout: Timeout,
         once: bool = False,
     ) -> Response:
@@ -706,40 +708,55 @@ class Transport:
         request must not be sent a second time even by aiohttp's own reconnect (writes
         never are).
         """
-        session = self._get_session()
+        session = self._session
+        if session is None or self._closed or not self._kwargs:
+            session = self._get_session()
         kwargs = self._kwargs
         if not self._never_resends and (once or method not in _SAFE_METHODS):
             kwargs = self._request_kwargs(method, once)
-        started = False
+        if timeout is self._last_timeout:
+            client_timeout = self._last_client_timeout
+        else:
+            client_timeout = _client_timeout(timeout, False)
+            self._last_timeout, self._last_client_timeout = timeout, client_timeout
+        base = self._request_headers
+        if base is not None:
+            headers = {**base, **headers} if headers else base
+        resp: aiohttp.ClientResponse | None = None
         try:
-            async with session.request(
+            # Awaited directly rather than through ``async with``: the body is always read
+            # (or the connection closed) below, which is all its exit would do.
+            resp = await session.request(
                 method,
                 url,
                 params=params,
                 data=body,
-                headers=self._headers(headers),
-                timeout=_client_timeout(timeout, False),
+                headers=headers,
+                timeout=client_timeout,
                 **kwargs,
-            ) as resp:
-                started = True
-                status = resp.status
-                resp_headers = resp.headers
-                length = resp.content_length
-                # The common case read at once: a plain body whose length is within its cap.
-                if (
-                    length is not None
-                    and length
-                    <= (self._max_response_bytes if status < 300 else self._max_error_bytes)
-                    and "Content-Encoding" not in resp_headers
-                ):
-                    payload = await resp.read()
-                else:
-                    payload = await self._read_body(resp, method, url)
-                return Response(status, resp_headers, payload)
+            )
+            status = resp.status
+            resp_headers = resp.headers
+            length = resp.content_length
+            # The common case read at once: a plain body whose length is within its cap.
+            if (
+                length is not None
+                and length <= (self._max_response_bytes if status < 300 else self._max_error_bytes)
+                and "Content-Encoding" not in resp_headers
+            ):
+                payload = await resp.read()
+            else:
+                payload = await self._read_body(resp, method, url)
+            resp.release()
+            return Response(status, resp_headers, payload)
         except TransportTooLarge:
             raise
-        except Exception as exc:
-            error = self._failure(exc, method, url, response_started=started)
+        except BaseException as exc:
+            if resp is not None:
+                resp.close()
+            if not isinstance(exc, Exception):
+                raise
+            error = self._failure(exc, method, url, response_started=resp is not None)
         raise error
 
     async def open_stream(
