@@ -6,9 +6,9 @@ and each receives the answer. What is shared is the response (status, headers, b
 bytes); every caller decodes its own models from it, so no caller can see another's
 changes to them.
 
-The shared request runs in a task of its own. Every caller waits on it through
-:func:`asyncio.shield` and holds a reference; a caller that is cancelled drops its
-reference and leaves, and the request is cancelled only when no caller is left. A failure
+The shared request runs in a task of its own, and every caller waits on a future of its
+own, which that task resolves in its last step: a caller that is cancelled leaves the line
+without touching the request, which is cancelled only when no caller is left. A failure
 reaches every waiter (each receives its own copy of the exception).
 """
 
@@ -54,11 +54,13 @@ def _own_copy(exc: BaseException) -> BaseException:
 
 
 class _Flight:
+    """One request sent on behalf of the callers waiting for it (one future each)."""
+
     __slots__ = ("task", "waiters")
 
-    def __init__(self, task: asyncio.Task[Response]) -> None:
-        self.task = task
-        self.waiters = 0
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.waiters: list[asyncio.Future[Response]] = []
 
 
 class SharedReads:
@@ -78,7 +80,7 @@ class SharedReads:
     async def get(
         self, url: str, params: Any, send: Callable[[], Coroutine[Any, Any, Response]]
     ) -> Response:
-        key: CacheKey = (self._credential, url, query_key(params))
+        key: CacheKey = (self._credential, url, query_key(params) if params else ())
         cache = self.cache
         generation = 0
         if cache is not None:
@@ -91,49 +93,71 @@ class SharedReads:
             if cache is not None:
                 cache.store(key, resp.status, resp.headers, resp.body, generation)
             return resp
+        loop = asyncio.get_running_loop()
+        # Each caller waits on a future of its own: cancelling a caller cancels only that
+        # future, never the request the others wait for.
+        waiter: asyncio.Future[Response] = loop.create_future()
         flight = self._flights.get(key)
         if flight is None:
-            task = asyncio.get_running_loop().create_task(send())
-            flight = _Flight(task)
+            flight = _Flight()
             self._flights[key] = flight
-            task.add_done_callback(
-                self._landed(key, flight, generation if cache is not None else None)
+            flight.waiters.append(waiter)
+            flight.task = loop.create_task(
+                self._fly(key, flight, send, generation if cache is not None else None)
             )
-        flight.waiters += 1
+        else:
+            flight.waiters.append(waiter)
         try:
-            return await asyncio.shield(flight.task)
+            return await waiter
         except asyncio.CancelledError:
-            task = flight.task
-            if task.done() and not task.cancelled():
+            if waiter.done() and not waiter.cancelled():
                 # The request finished in the same loop step as this caller's cancellation;
                 # a failure of it is still this caller's failure.
-                exc = task.exception()
+                exc = waiter.exception()
                 if exc is not None:
-                    raise _own_copy(exc) from exc.__cause__
+                    raise exc from exc.__cause__
+                raise
+            waiters = flight.waiters
+            if waiter in waiters:
+                waiters.remove(waiter)
+            task = flight.task
+            if not waiters and task is not None and not task.done():
+                # Nobody is left to receive the answer.
+                task.cancel()
+                self._forget(key, flight)
+            raise
+
+    async def _fly(
+        self,
+        key: CacheKey,
+        flight: _Flight,
+        send: Callable[[], Coroutine[Any, Any, Response]],
+        generation: int | None,
+    ) -> None:
+        """Send the request and hand its outcome to every caller still waiting, from
+        within this task's last step (no further loop iteration before they wake)."""
+        try:
+            resp = await send()
+        except asyncio.CancelledError:
+            self._forget(key, flight)
+            for waiter in flight.waiters:
+                waiter.cancel()
             raise
         except BaseException as exc:
-            raise _own_copy(exc) from exc.__cause__
-        finally:
-            flight.waiters -= 1
-            if flight.waiters == 0 and not flight.task.done():
-                # Nobody is left to receive the answer.
-                flight.task.cancel()
-                self._forget(key, flight)
-
-    def _landed(
-        self, key: CacheKey, flight: _Flight, generation: int | None
-    ) -> Callable[[asyncio.Task[Response]], None]:
-        def done(task: asyncio.Task[Response]) -> None:
             self._forget(key, flight)
-            if task.cancelled():
-                return
-            if task.exception() is not None:
-                return
-            resp = task.result()
-            if generation is not None and self.cache is not None:
-                self.cache.store(key, resp.status, resp.headers, resp.body, generation)
-
-        return done
+            for waiter in flight.waiters:
+                if not waiter.done():
+                    # Tracebacks and ``__notes__`` of one waiter must not grow on another's.
+                    waiter.set_exception(_own_copy(exc))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._forget(key, flight)
+        if generation is not None and self.cache is not None:
+            self.cache.store(key, resp.status, resp.headers, resp.body, generation)
+        for waiter in flight.waiters:
+            if not waiter.done():
+                waiter.set_result(resp)
 
     def _forget(self, key: CacheKey, flight: _Flight) -> None:
         if self._flights.get(key) is flight:

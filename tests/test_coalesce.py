@@ -8,6 +8,8 @@ import pytest
 from conftest import connect
 
 import posthog_dash_async as pda
+from posthog_dash_async._coalesce import SharedReads
+from posthog_dash_async._transport import Response
 from posthog_dash_async.testing import FakePostHog
 
 DETAIL = "/api/projects/42/dashboards/412/"
@@ -171,3 +173,80 @@ async def test_iter_pages_still_arrive_in_order_with_coalescing() -> None:
 def test_coalesce_must_be_a_bool(bad: object) -> None:
     with pytest.raises(pda.InvalidArgumentError, match="coalesce"):
         pda.AsyncPostHog(api_key="phx_x", coalesce=bad)  # type: ignore[arg-type]
+
+
+# --- the flight machinery itself (SharedReads), with a send the test controls -----------
+
+
+class Gate:
+    """A ``send`` that waits until the test answers it; counts how often it was sent."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.cancelled = 0
+        self.answer: asyncio.Future[Response] | None = None
+
+    async def send(self) -> Response:
+        self.sent += 1
+        self.answer = asyncio.get_running_loop().create_future()
+        try:
+            return await self.answer
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+def shared() -> SharedReads:
+    return SharedReads(credential="c", coalesce=True, cache=None)
+
+
+async def test_callers_joining_a_flight_share_its_one_response() -> None:
+    reads, gate = shared(), Gate()
+    callers = [asyncio.create_task(reads.get("http://h/a/", None, gate.send)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert reads.in_flight == 1
+    assert gate.answer is not None
+    gate.answer.set_result(Response(200, {}, b"{}"))
+    results = await asyncio.gather(*callers)
+    assert gate.sent == 1
+    assert all(r is results[0] for r in results)
+    assert reads.in_flight == 0
+
+
+async def test_a_caller_cancelled_in_the_step_its_request_failed_receives_the_failure() -> None:
+    reads, gate = shared(), Gate()
+    caller = asyncio.create_task(reads.get("http://h/a/", None, gate.send))
+    await asyncio.sleep(0.01)
+    assert gate.answer is not None
+    gate.answer.set_exception(pda.ServerError("boom", status=500))
+    await asyncio.sleep(0)  # the request fails and hands the failure over...
+    caller.cancel()  # ...while the caller is cancelled before it runs again
+    with pytest.raises(pda.ServerError, match="boom"):
+        await caller
+
+
+async def test_a_caller_cancelled_in_the_step_its_answer_came_is_cancelled() -> None:
+    reads, gate = shared(), Gate()
+    caller = asyncio.create_task(reads.get("http://h/a/", None, gate.send))
+    await asyncio.sleep(0.01)
+    assert gate.answer is not None
+    gate.answer.set_result(Response(200, {}, b"{}"))
+    await asyncio.sleep(0)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+
+async def test_the_request_outlives_a_cancelled_caller_and_dies_with_the_last() -> None:
+    reads, gate = shared(), Gate()
+    callers = [asyncio.create_task(reads.get("http://h/a/", None, gate.send)) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    callers[0].cancel()
+    await asyncio.sleep(0.01)
+    assert gate.cancelled == 0
+    assert reads.in_flight == 1
+    callers[1].cancel()
+    await asyncio.gather(*callers, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert gate.cancelled == 1
+    assert reads.in_flight == 0
