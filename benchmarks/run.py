@@ -67,9 +67,9 @@ class Config:
     def full(cls) -> Config:
         return cls(
             reps=5,
-            slices=5,
-            get_requests={1: 250, 16: 800, 64: 1000},
-            tiny_requests=2000,
+            slices=20,
+            get_requests={1: 250, 16: 800, 64: 1600},
+            tiny_requests=4000,
             stream_sizes=(1000, 20000),
             decode_loops=150,
         )
@@ -89,6 +89,9 @@ class Config:
 #: The httpx + pydantic stack is several times slower; it gets this share of the requests
 #: (rates and per-request CPU are normalised, so only the run time changes).
 SLOW_SHARE = {"c": 0.25}
+
+#: Slices of the listing with 20 ms of server time per page (at most).
+SLOW_LISTING_SLICES = 5
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,12 +261,19 @@ async def interleave(
     on_error: Callable[[str, BaseException], None],
 ) -> dict[str, Lane]:
     """Run every lane's slices round-robin (rotating order) so that all lanes see the same
-    background load; returns the lanes that completed."""
+    background load; returns the lanes that completed.
+
+    Every slice starts from a collected heap (untimed): a lane then pays the garbage
+    collections its own allocations trigger, not a full collection that another lane's
+    garbage made due (which, lanes allocating in a fixed rhythm, falls on the same lane rep
+    after rep and shows as a swing of 20% between repetitions).
+    """
     watch = Stopwatch(server_pid)
     alive = dict(lanes)
     for i in range(slices):
         for key in rotated(list(alive), rep + i):
             lane = alive[key]
+            gc.collect()
             watch.start()
             try:
                 await _run_concurrently(lane.op, lane.per_slice, lane.workers)
@@ -469,11 +479,13 @@ class Bench:
         make: Callable[[str, Contender], tuple[Op, object, int, int, int]],
         to_sample: Callable[[Lane], Sample],
         project_id: int = payloads.PROJECT_ID,
+        slices: int | None = None,
     ) -> None:
         """Open a lane per active contender, run them interleaved, record one sample each.
 
         ``make(key, contender)`` gives the operation, its expected result, the client's
         concurrency limit, the number of tasks calling the operation and the calls per slice.
+        ``slices``: how many slices the row is cut into (``cfg.slices`` by default).
         """
         lanes: dict[str, Lane] = {}
         try:
@@ -487,7 +499,7 @@ class Bench:
             gc.collect()
             done = await interleave(
                 lanes,
-                self.cfg.slices,
+                self.cfg.slices if slices is None else slices,
                 rep,
                 self.server.pid,
                 lambda key, exc: self._failed(row, key, exc),
@@ -519,23 +531,35 @@ class Bench:
             other_share=t.other_share,
         )
 
-    def _per_slice(self, key: str, total: int) -> int:
-        return max(1, round(total * SLOW_SHARE.get(key, 1.0) / self.cfg.slices))
+    def _slices(self, total: int, workers: int) -> int:
+        """Slices for a row of ``total`` calls by ``workers`` tasks: as many as the config
+        asks, but no fewer than two calls per worker in a slice, so that every slice runs
+        at the row's concurrency rather than ramping up and down."""
+        return max(1, min(self.cfg.slices, total // (2 * workers)))
+
+    def _per_slice(self, key: str, total: int, slices: int) -> int:
+        return max(1, round(total * SLOW_SHARE.get(key, 1.0) / slices))
 
     async def http_workloads(self, rep: int) -> None:
         for conc, total in self.cfg.get_requests.items():
+            slices = self._slices(total, conc)
 
-            def get(key: str, c: Contender, conc: int = conc, total: int = total) -> Any:
+            def get(
+                key: str, c: Contender, conc: int = conc, total: int = total, slices: int = slices
+            ) -> Any:
                 op = lambda: c.get_dashboard(DETAIL_ID)  # noqa: E731
-                return op, payloads.DETAIL_TILE_COUNT, conc, conc, self._per_slice(key, total)
+                per_slice = self._per_slice(key, total, slices)
+                return op, payloads.DETAIL_TILE_COUNT, conc, conc, per_slice
 
-            await self._interleaved(self.get_rows[conc], rep, get, self._rate_sample)
+            await self._interleaved(self.get_rows[conc], rep, get, self._rate_sample, slices=slices)
+
+        tiny_slices = self._slices(self.cfg.tiny_requests, 16)
 
         def tiny(key: str, c: Contender) -> Any:
             op = lambda: c.get_sharing(DETAIL_ID)  # noqa: E731
-            return op, True, 16, 16, self._per_slice(key, self.cfg.tiny_requests)
+            return op, True, 16, 16, self._per_slice(key, self.cfg.tiny_requests, tiny_slices)
 
-        await self._interleaved(self.tiny, rep, tiny, self._rate_sample)
+        await self._interleaved(self.tiny, rep, tiny, self._rate_sample, slices=tiny_slices)
 
         def listing(key: str, c: Contender) -> Any:
             mode = key.split(":")[1]
@@ -549,8 +573,15 @@ class Bench:
             return op, payloads.LIST_DASHBOARD_COUNT, LIST_CONCURRENCY, 1, 1
 
         await self._interleaved(self.listing, rep, listing, self._listing_sample)
+        # 20 ms of server time per page makes these listings slow and steady (their spread is
+        # a few percent at five slices): more slices would only lengthen the run.
         await self._interleaved(
-            self.listing_slow, rep, listing, self._listing_sample, payloads.SLOW_PROJECT_ID
+            self.listing_slow,
+            rep,
+            listing,
+            self._listing_sample,
+            payloads.SLOW_PROJECT_ID,
+            slices=min(self.cfg.slices, SLOW_LISTING_SLICES),
         )
 
     def stream_workloads(self, rep: int) -> None:
