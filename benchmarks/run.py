@@ -930,12 +930,16 @@ def readme_block(b: Bench, load: str) -> str:
     return "\n".join(lines)
 
 
-def write_readme(block: str, readme: Path) -> None:
+def write_readme(
+    block: str, readme: Path, first: str = README_START, last: str = README_END
+) -> None:
+    """Replace the README's block from the line ``first`` to the line ``last`` (both part of
+    ``block``)."""
     text = readme.read_text(encoding="utf-8")
-    start, end = text.find(README_START), text.find(README_END)
+    start, end = text.find(first), text.find(last)
     if start < 0 or end < start:
-        raise SystemExit(f"{readme} has no {README_START!r} ... {README_END!r} block")
-    text = text[:start] + block + text[end + len(README_END) :]
+        raise SystemExit(f"{readme} has no {first!r} ... {last!r} block")
+    text = text[:start] + block + text[end + len(last) :]
     readme.write_text(text, encoding="utf-8")
 
 
