@@ -165,19 +165,11 @@ def main(argv: list[str] | None = None) -> int:
                     lines.append(f"| {row.title} | ({key}) {label} | {value:,.0f} | {ratio} |")
                     print(lines[-1], flush=True)
     if args.readme:
-        block = "\n".join(
-            [
-                README_START,
-                "",
-                f"Measured on commit {_commit()} by `python benchmarks/instructions.py --readme` "
-                f"(Python {sys.version.split()[0]}, callgrind):",
-                "",
-                *lines,
-                "",
-                README_END,
-            ]
+        intro = (
+            f"Measured on commit {_commit()} by `python benchmarks/instructions.py --readme` "
+            f"(Python {sys.version.split()[0]}, callgrind):"
         )
-        write_readme(block, HERE.parent / "README.md", README_START, README_END)
+        write_readme([intro, "", *lines], HERE.parent / "README.md", README_START, README_END)
     return 0
 
 

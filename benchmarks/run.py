@@ -903,7 +903,7 @@ def _commit() -> str:
     return f"`{head}`" + (" with uncommitted changes to the package" if dirty else "")
 
 
-def readme_block(b: Bench, load: str) -> str:
+def readme_block(b: Bench, load: str) -> list[str]:
     """The README's performance table: the targets of this run, as measured."""
     others = [
         s.other_share
@@ -914,8 +914,6 @@ def readme_block(b: Bench, load: str) -> str:
     ]
     busy = statistics.median(others) if others else 0.0
     lines = [
-        README_START,
-        "",
         f"Measured on commit {_commit()} by `python benchmarks/run.py --readme` "
         f"({b.cfg.reps} repetitions, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC) "
         f"on a shared {os.cpu_count()}-core machine: the other processes used a median of "
@@ -926,19 +924,18 @@ def readme_block(b: Bench, load: str) -> str:
     ]
     for t in targets(b):
         lines.append(f"| {t.text} | {t.measured} | {t.status} |")
-    lines += ["", README_END]
-    return "\n".join(lines)
+    return lines
 
 
 def write_readme(
-    block: str, readme: Path, first: str = README_START, last: str = README_END
+    body: list[str], readme: Path, first: str = README_START, last: str = README_END
 ) -> None:
-    """Replace the README's block from the line ``first`` to the line ``last`` (both part of
-    ``block``)."""
+    """Replace what stands between the README's lines ``first`` and ``last`` with ``body``."""
     text = readme.read_text(encoding="utf-8")
     start, end = text.find(first), text.find(last)
     if start < 0 or end < start:
         raise SystemExit(f"{readme} has no {first!r} ... {last!r} block")
+    block = "\n".join([first, "", *body, "", last])
     text = text[:start] + block + text[end + len(last) :]
     readme.write_text(text, encoding="utf-8")
 

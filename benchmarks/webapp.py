@@ -170,19 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     if args.readme:
-        block = "\n".join(
-            [
-                README_START,
-                "",
-                f"Measured on commit {_commit()} by `python benchmarks/webapp.py --readme` "
-                f"({args.reps} repetitions, medians) on a shared, busy 2-core machine:",
-                "",
-                *table(results),
-                "",
-                README_END,
-            ]
+        intro = (
+            f"Measured on commit {_commit()} by `python benchmarks/webapp.py --readme` "
+            f"({args.reps} repetitions, medians) on a shared, busy 2-core machine:"
         )
-        write_readme(block, HERE.parent / "README.md", README_START, README_END)
+        body = [intro, "", *table(results)]
+        write_readme(body, HERE.parent / "README.md", README_START, README_END)
     return 0
 
 

@@ -110,14 +110,20 @@ async def test_total_timeout_bounds_a_response_that_trickles_in() -> None:
             await ph.request("GET", "dashboards/")
 
 
-async def test_waiting_for_a_busy_permit_does_not_count_against_the_read_timeout() -> None:
+def slow_path(delay: float) -> Handler:
+    """Answers at once, except paths ending in ``/slow/``: those after ``delay`` seconds."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.path.endswith("/slow/"):
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(delay)
         return web.Response(body=OK, content_type="application/json")
 
+    return handler
+
+
+async def test_waiting_for_a_busy_permit_does_not_count_against_the_read_timeout() -> None:
     async with (
-        Loopback(handler) as srv,
+        Loopback(slow_path(0.5)) as srv,
         client(srv.url, max_concurrency=1, max_retries=0) as ph,
     ):
         holder = asyncio.create_task(ph.request("GET", "slow/", timeout=5.0))
@@ -219,13 +225,8 @@ async def test_a_body_that_stalls_times_out_one_read_timeout_after_its_last_byte
 async def test_a_shorter_read_timeout_on_a_reused_connection_is_not_held_up() -> None:
     # The first call leaves its connection in the pool with a timer armed ~30 s ahead; the
     # second call on that connection asks for 0.05 s and must get it.
-    async def handler(request: web.Request) -> web.StreamResponse:
-        if request.path.endswith("/slow/"):
-            await asyncio.sleep(3.0)
-        return web.Response(body=OK, content_type="application/json")
-
     async with (
-        Loopback(handler) as srv,
+        Loopback(slow_path(3.0)) as srv,
         client(srv.url, max_concurrency=1, timeout=pda.Timeout(read=30.0), max_retries=0) as ph,
     ):
         assert await ph.request("GET", "fast/") == {"ok": True}
