@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import aiohttp
 import msgspec
@@ -43,9 +44,29 @@ __all__ = ["AsyncPostHog"]
 log = logging.getLogger("posthog_dash_async")
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _JSON_ACCEPT = "application/json"
 _BODY_HEADERS = {"Content-Type": "application/json"}
+
+
+def _forgetting_locals(init: Callable[P, None]) -> Callable[P, None]:
+    """``init`` such that, when it fails, the frames behind the failure keep no locals.
+
+    The constructor's arguments hold the API key (and a proxy URL its credentials), and error
+    trackers record the locals of every frame of an exception's traceback.
+    """
+
+    @functools.wraps(init)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            init(*args, **kwargs)
+        except BaseException as exc:
+            del args, kwargs  # this frame stays in the traceback
+            _wire.forget_locals(exc)
+            raise
+
+    return wrapper
 
 
 class AsyncPostHog:
@@ -61,6 +82,7 @@ class AsyncPostHog:
     used as is and never closed by the client.
     """
 
+    @_forgetting_locals
     def __init__(
         self,
         *,

@@ -42,6 +42,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ._limiter import SlidingWindowLimiter
+from ._wire import forget_locals
 from .errors import InvalidArgumentError, RateLimiterUnavailableError
 
 __all__ = ["RedisLimiter", "shown_redis_url"]
@@ -265,6 +266,8 @@ class RedisLimiter:
                     )
                 )
             except (OSError, asyncio.TimeoutError, self._aioredis.RedisError) as exc:
+                # The client's frames behind it hold the connection's settings (a password).
+                forget_locals(exc)
                 self._unreachable(exc)
                 return await self._begin_fallback(started)
             self._reachable()

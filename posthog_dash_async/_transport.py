@@ -20,7 +20,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._config import ProxyRoute, Timeout, host_is_loopback, resolve_proxy
 from ._version import __version__
-from ._wire import redact
+from ._wire import forget_locals, redact
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -192,6 +192,7 @@ def _wrap(
 ) -> TransportError:
     # A caller may have put a key into a path passed to `request()`; exceptions carry no secret.
     url = scrub(url)
+    forget_locals(exc)
     cause = _safe_cause(exc, scrub)
     if isinstance(exc, _CONNECT_TIMEOUTS):
         return _attach(
@@ -711,29 +712,29 @@ class Transport:
         session = self._session
         if session is None or self._closed or not self._kwargs:
             session = self._get_session()
-        kwargs = self._kwargs
-        if not self._never_resends and (once or method not in _SAFE_METHODS):
-            kwargs = self._request_kwargs(method, once)
         if timeout is self._last_timeout:
             client_timeout = self._last_client_timeout
         else:
             client_timeout = _client_timeout(timeout, False)
             self._last_timeout, self._last_client_timeout = timeout, client_timeout
-        base = self._request_headers
-        if base is not None:
-            headers = {**base, **headers} if headers else base
         resp: aiohttp.ClientResponse | None = None
         try:
             # Awaited directly rather than through ``async with``: the body is always read
-            # (or the connection closed) below, which is all its exit would do.
+            # (or the connection closed) below, which is all its exit would do. The headers
+            # and keyword arguments (the key, a proxy's credentials) are passed without being
+            # held in a local of this frame, which error trackers would record.
             resp = await session.request(
                 method,
                 url,
                 params=params,
                 data=body,
-                headers=headers,
+                headers=headers if self._request_headers is None else self._headers(headers),
                 timeout=client_timeout,
-                **kwargs,
+                **(
+                    self._kwargs
+                    if self._never_resends or not (once or method not in _SAFE_METHODS)
+                    else self._request_kwargs(method, once)
+                ),
             )
             status = resp.status
             resp_headers = resp.headers

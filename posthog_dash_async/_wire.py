@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import math
 import re
+import traceback
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -51,6 +52,25 @@ def redact(text: str) -> str:
 def redact_bytes(body: bytes) -> bytes:
     """:func:`redact` for a response body a server may have echoed a key into."""
     return _KEY_BYTES_RE.sub(lambda m: m.group(0)[:4] + b"***", body)
+
+
+def forget_locals(exc: BaseException | None) -> None:
+    """Drop the local variables of the finished frames behind ``exc`` and the exceptions
+    chained to it.
+
+    Error trackers (Sentry and the like) record the locals of every frame of an exception's
+    traceback and of its ``__cause__``/``__context__``: aiohttp's frames hold the request's
+    headers (the key among them), the constructor's the ``api_key`` argument, the redis
+    client's the password it sent. The frames stay, with their files and lines, for the
+    traceback; frames still running (the caller's, and the SDK's own up to where the error
+    is raised, which hold no secret) are left alone.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen and len(seen) < 16:
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ if exc.__cause__ is not None else exc.__context__
 
 
 def scrub_text(text: str, key: str | None) -> str:

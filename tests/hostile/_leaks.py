@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import traceback
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 #: The key the hostile suite's clients hold, and its distinctive tail: a scrubbed text may
@@ -60,3 +62,60 @@ def assert_no_key(exc: BaseException, key: str = KEY) -> None:
         assert tail not in text, f"the key leaked into: {text[:300]!r}"
         # JSON and percent escapes spell the same key.
         assert "\\u0070hx_" + tail[:4] not in text
+
+
+def _tracked(value: Any, depth: int = 0) -> list[str]:
+    """What an error tracker records of one local variable: text as is, mappings and
+    sequences item by item (a few levels deep), anything else as its ``repr``."""
+    if depth > 6:
+        return []
+    if isinstance(value, (str, bytes, bytearray)):
+        return [value if isinstance(value, str) else bytes(value).decode("latin-1")]
+    if isinstance(value, Mapping):
+        out: list[str] = []
+        try:
+            for k, v in list(value.items()):
+                out += _tracked(k, depth + 1) + _tracked(v, depth + 1)
+        except Exception:
+            pass
+        return out
+    if isinstance(value, (Sequence, AbstractSet)):
+        return [text for item in list(value) for text in _tracked(item, depth + 1)]
+    try:
+        return [repr(value)]
+    except Exception:
+        return []
+
+
+def frame_locals(exc: BaseException, *, skip: int = 0) -> list[tuple[str, str]]:
+    """``(where, text)`` for every local of every frame of ``exc``'s traceback and of the
+    exceptions chained to it, as an error tracker (Sentry and the like) records them;
+    ``skip``: outermost frames of ``exc`` left out (the caller's own, which hold what it
+    passed)."""
+    out: list[tuple[str, str]] = []
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        for _ in range(skip if current is exc else 0):
+            tb = tb.tb_next if tb is not None else None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            for name, value in tb.tb_frame.f_locals.items():
+                where = f"{type(current).__name__}: {code.co_name}() local {name!r}"
+                out += [(where, text) for text in _tracked(value)]
+            tb = tb.tb_next
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return out
+
+
+def assert_no_secret_in_frame_locals(exc: BaseException, *secrets: str, skip: int = 0) -> None:
+    """None of ``secrets`` (the key by default) in what an error tracker records of the
+    frames behind ``exc`` (``skip`` as for :func:`frame_locals`)."""
+    for where, text in frame_locals(exc, skip=skip):
+        for secret in secrets or (KEY,):
+            assert secret.removeprefix("phx_") not in text, f"{secret!r} in {where}"
