@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from _leaks import KEY, assert_no_key, assert_no_secret_in_frame_locals, frame_locals
+from _loopback import closed_port
 from _scripted import HOLD, RESET, ScriptedServer, head, http
 from test_redis_budget import running_redis
 
@@ -47,11 +48,7 @@ async def failure(call: Callable[[], Awaitable[Any]]) -> BaseException:
 
 
 def closed_url() -> str:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{closed_port()}"
 
 
 SCRIPTS: dict[str, Any] = {
