@@ -372,7 +372,8 @@ class _ReadDeadlineHandler(ResponseHandler):
 
 
 #: The parts of aiohttp's ``ResponseHandler`` that :class:`_ReadDeadlineHandler` relies on
-#: (stable since aiohttp 3.7); without any of them, the connector keeps aiohttp's own.
+#: (all present from aiohttp 3.12 to 3.14 at least); without any of them, the connector keeps
+#: aiohttp's own.
 _HANDLER_HOOKS = (
     "_reschedule_timeout",
     "_drop_timeout",
