@@ -80,7 +80,7 @@ class SharedReads:
     async def get(
         self, url: str, params: Any, send: Callable[[], Coroutine[Any, Any, Response]]
     ) -> Response:
-        key: CacheKey = (self._credential, url, query_key(params) if params else ())
+        key: CacheKey = (self._credential, url, query_key(params))
         cache = self.cache
         generation = 0
         if cache is not None:

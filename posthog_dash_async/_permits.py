@@ -45,8 +45,7 @@ class Permits:
 
     async def acquire(self) -> None:
         """Take a permit, waiting in line for one when none is free."""
-        if self._value > 0:
-            self._value -= 1
+        if self.take():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -729,13 +729,9 @@ class Transport:
                 url,
                 params=params,
                 data=body,
-                headers=headers if self._request_headers is None else self._headers(headers),
+                headers=self._headers(headers),
                 timeout=client_timeout,
-                **(
-                    self._kwargs
-                    if self._never_resends or not (once or method not in _SAFE_METHODS)
-                    else self._request_kwargs(method, once)
-                ),
+                **self._request_kwargs(method, once),
             )
             status = resp.status
             resp_headers = resp.headers
