@@ -29,19 +29,18 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import payloads  # noqa: E402
-from contenders import ALL, Contender  # noqa: E402
+from contenders import ALL  # noqa: E402
 from run import (  # noqa: E402
     LIST_CONCURRENCY,
-    PAGE_SIZE,
     Server,
     _commit,
     child_env,
+    workload_op,
     write_readme,
 )
 
@@ -73,20 +72,10 @@ ROWS = {
 # --- the client process, run under callgrind ---------------------------------------------
 
 
-def _operation(contender: Contender, workload: str) -> Any:
-    if workload == "tiny":
-        return lambda: contender.get_sharing(payloads.DETAIL_DASHBOARD_ID)
-    if workload == "get":
-        return lambda: contender.get_dashboard(payloads.DETAIL_DASHBOARD_ID)
-    if contender.key == "b":
-        return lambda: contender.list_concurrent(PAGE_SIZE, LIST_CONCURRENCY)
-    return lambda: contender.list_iter(PAGE_SIZE)  # type: ignore[attr-defined]
-
-
 async def _client(url: str, key: str, workload: str, calls: int, concurrency: int) -> None:
     contender = ALL[key](url, payloads.PROJECT_ID)
     await contender.open(LIST_CONCURRENCY if workload == "iter" else concurrency)
-    op = _operation(contender, workload)
+    op = workload_op(contender, workload)
     share, extra = divmod(calls, concurrency)
 
     async def worker(n: int) -> None:

@@ -18,36 +18,21 @@ import asyncio
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import payloads
-from contenders import ALL, Contender, Sdk
+from contenders import ALL
 from pyinstrument import Profiler
-from run import LIST_CONCURRENCY, PAGE_SIZE, Server, child_env
+from run import LIST_CONCURRENCY, Server, child_env, workload_op
 
 STREAM_TILES = 20000
 
 
-def _operation(workload: str, contender: Contender) -> tuple[Callable[[], Awaitable[Any]], int]:
-    """(one call of the workload, concurrency)."""
-    if workload == "get":
-        return lambda: contender.get_dashboard(payloads.DETAIL_DASHBOARD_ID), 16
-    if workload == "tiny":
-        return lambda: contender.get_sharing(payloads.DETAIL_DASHBOARD_ID), 16
-    if workload == "iter":
-        if isinstance(contender, Sdk):
-            return lambda: contender.list_iter(PAGE_SIZE), 1
-        return lambda: contender.list_concurrent(PAGE_SIZE, LIST_CONCURRENCY), 1
-    return lambda: contender.stream(STREAM_TILES, lambda: None), 1
-
-
 async def profile(workload: str, key: str, url: str, seconds: float) -> Profiler:
     contender = ALL[key](url)
-    op, workers = _operation(workload, contender)
+    op = workload_op(contender, workload, STREAM_TILES)
+    workers = 16 if workload in ("get", "tiny") else 1
     await contender.open(LIST_CONCURRENCY if workers == 1 else workers)
     try:
         await asyncio.gather(*(op() for _ in range(workers)))  # warm up

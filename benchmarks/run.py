@@ -225,6 +225,23 @@ class Server:
 Op = Callable[[], Awaitable[Any]]
 
 
+def workload_op(contender: Contender, workload: str, stream_tiles: int = 1000) -> Op:
+    """One call of a named workload on ``contender``: ``get`` (the 90 KB dashboard),
+    ``tiny`` (its sharing configuration), ``iter`` (every dashboard: ``iter()`` for the SDK,
+    first page + gather for the others) or ``stream`` (``stream_tiles`` tiles)."""
+    if workload == "get":
+        return lambda: contender.get_dashboard(DETAIL_ID)
+    if workload == "tiny":
+        return lambda: contender.get_sharing(DETAIL_ID)
+    if workload == "iter":
+        if isinstance(contender, Sdk):
+            return lambda: contender.list_iter(PAGE_SIZE)
+        return lambda: contender.list_concurrent(PAGE_SIZE, LIST_CONCURRENCY)
+    if workload == "stream":
+        return lambda: contender.stream(stream_tiles, lambda: None)
+    raise ValueError(f"unknown workload {workload!r}")
+
+
 async def _run_concurrently(op: Op, total: int, workers: int) -> None:
     """``total`` calls of ``op`` spread over ``workers`` tasks (at most ``workers`` in flight)."""
 
